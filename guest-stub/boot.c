@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Start info (Xen PVH layout), mini-vmm boot parameters, command line. */
+#include "guest.h"
+
+struct boot boot;
+
+static const struct hvm_modlist_entry *find_module(const char *name)
+{
+	const struct hvm_modlist_entry *m = (const void *)boot.si->modlist_paddr;
+
+	for (uint32_t i = 0; i < boot.si->nr_modules; i++)
+		if (m[i].cmdline_paddr && !strcmp((const char *)m[i].cmdline_paddr, name))
+			return &m[i];
+	return NULL;
+}
+
+bool is_ram(uint64_t gpa, uint64_t len)
+{
+	const struct hvm_memmap_table_entry *mm = (const void *)boot.si->memmap_paddr;
+
+	for (uint32_t i = 0; i < boot.si->memmap_entries; i++)
+		if (mm[i].type == E820_TYPE_RAM && gpa >= mm[i].addr &&
+		    gpa + len <= mm[i].addr + mm[i].size)
+			return true;
+	return false;
+}
+
+void boot_parse(uint64_t start_info)
+{
+	const struct hvm_memmap_table_entry *mm;
+	const struct hvm_modlist_entry *p;
+
+	boot.si = (const void *)start_info;
+	GUEST_ASSERT(boot.si && boot.si->magic == HVM_START_MAGIC_VALUE);
+	boot.cmdline = boot.si->cmdline_paddr ? (const char *)boot.si->cmdline_paddr : "";
+	p = find_module(MINIVMM_MOD_PARAMS);
+	if (p) {
+		const struct minivmm_params *prm = (const void *)p->paddr;
+
+		if (prm->magic == MINIVMM_PARAMS_MAGIC && prm->version == MINIVMM_PARAMS_VERSION)
+			boot.params = prm;
+	}
+	boot.kernel = find_module(MINIVMM_MOD_KERNEL);
+	if (!boot.kernel && boot.si->nr_modules)
+		boot.kernel = (const void *)boot.si->modlist_paddr;
+	boot.script = find_module(MINIVMM_MOD_SCRIPT);
+	boot.nr_cpus = boot.params ? boot.params->nr_cpus : 1;
+	if (boot.nr_cpus > MAX_CPUS)
+		boot.nr_cpus = MAX_CPUS;
+	mm = (const void *)boot.si->memmap_paddr;
+	for (uint32_t i = 0; i < boot.si->memmap_entries; i++)
+		if (mm[i].type == E820_TYPE_RAM && mm[i].addr + mm[i].size > boot.ram_top)
+			boot.ram_top = mm[i].addr + mm[i].size;
+}
+
+void boot_print(void)
+{
+	static const char *const types[] = {"?", "RAM", "reserved", "ACPI", "NVS", "unusable"};
+	const struct hvm_memmap_table_entry *mm = (const void *)boot.si->memmap_paddr;
+
+	printf("mini-vmm guest: generation %u, %u cpu(s), cmdline '%s'\n", boot.generation,
+	       boot.nr_cpus, boot.cmdline);
+	printf("memmap (%u entries):\n", boot.si->memmap_entries);
+	for (uint32_t i = 0; i < boot.si->memmap_entries; i++)
+		printf("  [%#012lx-%#012lx) %s\n", mm[i].addr, mm[i].addr + mm[i].size,
+		       mm[i].type < 6 ? types[mm[i].type] : "?");
+	printf("modules: %u\n", boot.si->nr_modules);
+}
+
+const char *cmdline_get(const char *key, char *buf, size_t size)
+{
+	size_t klen = strlen(key);
+	const char *p = boot.cmdline;
+
+	while (*p) {
+		while (*p == ' ')
+			p++;
+		if (!strncmp(p, key, klen) && p[klen] == '=') {
+			size_t n = 0;
+
+			p += klen + 1;
+			while (p[n] && p[n] != ' ' && n + 1 < size) {
+				buf[n] = p[n];
+				n++;
+			}
+			buf[n] = '\0';
+			return buf;
+		}
+		while (*p && *p != ' ')
+			p++;
+	}
+	return NULL;
+}
+
+uint64_t cmdline_u64(const char *key, uint64_t def)
+{
+	char buf[32];
+	const char *end;
+	uint64_t v;
+
+	if (!cmdline_get(key, buf, sizeof(buf)))
+		return def;
+	if (!parse_num(buf, &end, &v) || *end) {
+		printf("bad number in %s=%s\n", key, buf);
+		GUEST_ASSERT(!"malformed number on the command line");
+	}
+	return v;
+}

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* The freestanding guest's runtime. */
+#ifndef GUEST_H
+#define GUEST_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "minivmm/abi.h"
+#include "minivmm/pvh.h"
+
+#define PAGE_SIZE 4096ull
+#define SZ_2M (1ull << 21)
+#define SZ_1G (1ull << 30)
+#define MAX_CPUS 16
+#define ALIGN_UP(x, a) (((x) + (a)-1) & ~((uint64_t)(a)-1))
+
+/* ---- lib.c ---- */
+void *memset(void *d, int c, size_t n);
+void *memcpy(void *d, const void *s, size_t n);
+void *memmove(void *d, const void *s, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
+int strcmp(const char *a, const char *b);
+int strncmp(const char *a, const char *b, size_t n);
+int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
+int snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void console_flush(void);
+bool parse_num(const char *s, const char **end, uint64_t *out);
+
+uint64_t ucall(uint32_t cmd, unsigned nargs, ...);
+void __attribute__((noreturn)) guest_done(uint64_t status);
+void __attribute__((noreturn)) guest_abort(const char *expr, const char *file, int line,
+					   uint64_t value);
+void guest_sync(uint64_t tag, uint64_t arg, uint64_t flags);
+void guest_yield(void);
+#define GUEST_ASSERT(e)                                                                            \
+	do {                                                                                       \
+		if (!(e))                                                                          \
+			guest_abort(#e, __FILE__, __LINE__, 0);                                    \
+	} while (0)
+#define GUEST_ASSERT_EQ(a, b)                                                                      \
+	do {                                                                                       \
+		uint64_t __a = (uint64_t)(a), __b = (uint64_t)(b);                                 \
+		if (__a != __b)                                                                    \
+			guest_abort(#a " == " #b, __FILE__, __LINE__, __a);                        \
+	} while (0)
+
+static inline void outb(uint16_t port, uint8_t v)
+{
+	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
+}
+static inline uint64_t rdmsr(uint32_t msr)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+	return ((uint64_t)hi << 32) | lo;
+}
+static inline void wrmsr(uint32_t msr, uint64_t v)
+{
+	__asm__ volatile("wrmsr" : : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)) : "memory");
+}
+static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t *a, uint32_t *b, uint32_t *c,
+			 uint32_t *d)
+{
+	__asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(sub));
+}
+static inline uint64_t read_cr3(void)
+{
+	uint64_t v;
+	__asm__ volatile("mov %%cr3, %0" : "=r"(v));
+	return v;
+}
+static inline void write_cr3(uint64_t v)
+{
+	__asm__ volatile("mov %0, %%cr3" : : "r"(v) : "memory");
+}
+static inline void invlpg(uint64_t va)
+{
+	__asm__ volatile("invlpg (%0)" : : "r"(va) : "memory");
+}
+static inline void cpu_relax(void)
+{
+	__asm__ volatile("pause" ::: "memory");
+}
+
+/* ---- boot.c ---- */
+struct boot {
+	const struct hvm_start_info *si;
+	const char *cmdline;
+	const struct minivmm_params *params; /* NULL when not booted by mini-vmm */
+	const struct hvm_modlist_entry *kernel; /* module 0: our own ELF */
+	const struct hvm_modlist_entry *script;
+	uint64_t ram_top; /* highest RAM address + 1 */
+	uint32_t generation;
+	uint32_t nr_cpus;
+};
+extern struct boot boot;
+void boot_parse(uint64_t start_info);
+void boot_print(void);
+/* Value of key=value on the command line, NULL when absent. */
+const char *cmdline_get(const char *key, char *buf, size_t size);
+uint64_t cmdline_u64(const char *key, uint64_t def);
+bool is_ram(uint64_t gpa, uint64_t len);
+
+/* ---- mm.c ---- */
+extern uint64_t cbit_mask; /* 0 without SEV */
+extern uint64_t boot_cr3;  /* the VMM's page tables */
+uint64_t alloc_pages(uint64_t n);
+void mm_init(void);
+/* Clear/set the C-bit on [va, va + n pages) (4K or 2M leaves). */
+void set_cbit_range(uint64_t va, uint64_t npages, bool encrypted);
+bool page_is_encrypted(uint64_t va);
+uint64_t mm_cr3(void);
+
+/* ---- sev.c ---- */
+extern bool sev_active;
+extern uint32_t hc_transport;
+void sev_detect(void);
+long kvm_hypercall4(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3);
+long map_gpa_range(uint64_t gpa, uint64_t npages, uint64_t attrs);
+/* As Linux's set_memory_decrypted(): page tables, flush, hypercall. */
+void set_memory_decrypted(uint64_t va, uint64_t npages);
+void set_memory_encrypted(uint64_t va, uint64_t npages);
+void migration_ready(bool ready);
+
+#endif

@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Guest scenarios, chosen with scenario=NAME on the command line. */
+#include "guest.h"
+
+static char decrypted_page[4096] __attribute__((section(".bss_decrypted"), aligned(4096)));
+
+struct shared_state {
+	uint64_t pv_pages;   /* one page per CPU, paravirt data */
+	uint64_t bounce_2m;  /* 2 MiB bounce pool */
+	uint64_t bounce_4k;  /* 8 single-page bounce buffers */
+};
+static struct shared_state shared;
+
+static uint64_t alloc_aligned(uint64_t npages, uint64_t align)
+{
+	uint64_t probe = alloc_pages(0);
+	uint64_t pad = (ALIGN_UP(probe, align) - probe) / PAGE_SIZE;
+
+	if (pad)
+		alloc_pages(pad);
+	return alloc_pages(npages);
+}
+
+/* What a kernel shares at boot: .bss..decrypted, per-CPU pv pages, swiotlb. */
+static void share_boot_pages(void)
+{
+	set_memory_decrypted((uint64_t)decrypted_page, 1);
+	shared.pv_pages = alloc_pages(boot.nr_cpus);
+	for (uint32_t i = 0; i < boot.nr_cpus; i++)
+		set_memory_decrypted(shared.pv_pages + i * PAGE_SIZE, 1);
+	shared.bounce_2m = alloc_aligned(512, SZ_2M);
+	set_memory_decrypted(shared.bounce_2m, 512);
+	shared.bounce_4k = alloc_pages(8);
+	set_memory_decrypted(shared.bounce_4k, 8);
+	/* And a device buffer that goes back to private after use. */
+	uint64_t tmp = alloc_pages(4);
+
+	set_memory_decrypted(tmp, 4);
+	set_memory_encrypted(tmp, 4);
+}
+
+static void scenario_hello(void)
+{
+	boot_print();
+	printf("hello from mini-vmm guest: page tables at %#lx\n", mm_cr3());
+}
+
+static void scenario_sev(void)
+{
+	bool want = boot.params && (boot.params->flags & MINIVMM_FLAG_SEV);
+	uint64_t v;
+
+	GUEST_ASSERT_EQ(sev_active, want);
+	boot_print();
+	if (!sev_active) {
+		printf("no SEV: sharing nothing\n");
+		return;
+	}
+	printf("SEV active, C-bit %u, transport %u\n", __builtin_ctzll(cbit_mask), hc_transport);
+	share_boot_pages();
+	/* The shared pages are really mapped without the C-bit, and usable. */
+	GUEST_ASSERT(!page_is_encrypted((uint64_t)decrypted_page));
+	GUEST_ASSERT(page_is_encrypted((uint64_t)&shared));
+	memset(decrypted_page, 0x5a, sizeof(decrypted_page));
+	GUEST_ASSERT_EQ(decrypted_page[4095], 0x5a);
+	memset((void *)shared.bounce_2m, 0xa5, SZ_2M);
+	GUEST_ASSERT_EQ(((volatile uint8_t *)shared.bounce_2m)[SZ_2M - 1], 0xa5);
+	v = rdmsr(MSR_KVM_MIGRATION_CONTROL);
+	GUEST_ASSERT_EQ(v, 0);
+	migration_ready(true);
+	GUEST_ASSERT_EQ(rdmsr(MSR_KVM_MIGRATION_CONTROL), KVM_MIGRATION_READY);
+	guest_sync(SYNC_READY, boot.generation, 0);
+	printf("shared: .bss..decrypted %p, pv %#lx x%u, bounce 2M %#lx, bounce 4K %#lx x8\n",
+	       decrypted_page, shared.pv_pages, boot.nr_cpus, shared.bounce_2m, shared.bounce_4k);
+}
+
+/* One hypercall per line: "map GPA NPAGES ATTRS [GEN] [expect RET]". */
+static void scenario_script(void)
+{
+	const char *p, *end;
+	unsigned lineno = 0, calls = 0;
+
+	GUEST_ASSERT(boot.script);
+	p = (const char *)boot.script->paddr;
+	end = p + boot.script->size;
+	while (p < end) {
+		char line[256];
+		size_t n = 0;
+		const char *q;
+		uint64_t v[4] = {0}, expect = 0;
+		unsigned nv = 0;
+		bool has_expect = false;
+		long r;
+
+		lineno++;
+		while (p < end && *p != '\n') {
+			if (n + 1 < sizeof(line))
+				line[n++] = *p;
+			p++;
+		}
+		p++;
+		line[n] = '\0';
+		q = line;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (!*q || *q == '#')
+			continue;
+		if (strncmp(q, "map", 3) || (q[3] != ' ' && q[3] != '\t')) {
+			printf("script line %u: unknown command: %s\n", lineno, line);
+			guest_abort("malformed guest script line", "guest-script", (int)lineno, 0);
+		}
+		q += 3;
+		for (;;) {
+			while (*q == ' ' || *q == '\t')
+				q++;
+			if (!*q || *q == '#')
+				break;
+			if (!strncmp(q, "expect", 6)) {
+				q += 6;
+				while (*q == ' ')
+					q++;
+				bool neg = *q == '-';
+				uint64_t e;
+
+				if (neg)
+					q++;
+				if (!parse_num(q, &q, &e)) {
+					printf("script line %u: bad expect value\n", lineno);
+					guest_abort("malformed guest script line", "guest-script",
+						    (int)lineno, 0);
+				}
+				expect = neg ? -e : e;
+				has_expect = true;
+				continue;
+			}
+			if (nv == 4 || !parse_num(q, &q, &v[nv]) || (*q && *q != ' ' && *q != '\t' && *q != '#')) {
+				printf("script line %u: malformed: %s\n", lineno, line);
+				guest_abort("malformed guest script line", "guest-script", (int)lineno, 0);
+			}
+			nv++;
+		}
+		if (nv < 3) {
+			printf("script line %u: want 'map GPA NPAGES ATTRS [GEN] [expect RET]'\n", lineno);
+			guest_abort("malformed guest script line", "guest-script", (int)lineno, 0);
+		}
+		r = kvm_hypercall4(KVM_HC_MAP_GPA_RANGE, v[0], v[1], v[2], v[3]);
+		calls++;
+		printf("script line %u: map %#lx %lu %#lx gen %lu -> %ld\n", lineno, v[0], v[1], v[2],
+		       v[3], r);
+		if (has_expect && (uint64_t)r != expect) {
+			printf("script line %u: expected %ld, got %ld\n", lineno, (long)expect, r);
+			guest_abort("hypercall return differs from 'expect'", "guest-script",
+				    (int)lineno, (uint64_t)r);
+		}
+	}
+	printf("script: %u call(s)\n", calls);
+}
+
+static void scenario_fault(void)
+{
+	/* A write to a non-canonical address: #GP, a triple fault without an IDT. */
+	printf("faulting on purpose\n");
+	console_flush();
+	*(volatile uint64_t *)0x8000000000000000ull = 1;
+}
+
+static void scenario_spin(void)
+{
+	console_flush();
+	for (;;)
+		cpu_relax();
+}
+
+struct scenario {
+	const char *name;
+	void (*fn)(void);
+};
+
+static const struct scenario scenarios[] = {
+	{"hello", scenario_hello},
+	{"sev", scenario_sev},
+	{"script", scenario_script},
+	{"fault", scenario_fault},
+	{"spin", scenario_spin},
+};
+
+void ap_main(uint64_t cpu)
+{
+	(void)cpu;
+	ucall(UCALL_PARK, 0);
+}
+
+void guest_main(uint64_t start_info, uint64_t handover)
+{
+	char name[32];
+	const char *s;
+
+	(void)handover;
+	boot_parse(start_info);
+	sev_detect();
+	mm_init();
+	s = cmdline_get("scenario", name, sizeof(name));
+	if (!s)
+		s = "hello";
+	for (unsigned i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
+		if (!strcmp(scenarios[i].name, s)) {
+			scenarios[i].fn();
+			guest_done(0);
+		}
+	}
+	printf("unknown scenario '%s'\n", s);
+	guest_abort("unknown scenario on the command line", __FILE__, __LINE__, 0);
+}

@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Guest memory management: a bump page allocator after the image, and our
+ * own identity page tables over all RAM with U/S set at every level
+ * (docs/PVM.md) and the emulated C-bit on every RAM mapping under SEV.
+ * The PML4 sits on an odd 4 KiB frame (docs/PVM.md: native execution).
+ */
+#include "guest.h"
+
+#define PTE_P 1ull
+#define PTE_W 2ull
+#define PTE_US 4ull
+#define PTE_PS 0x80ull
+#define PTE_TABLE (PTE_P | PTE_W | PTE_US)
+#define PTE_ADDR 0x000ffffffffff000ull
+
+extern char _end[];
+uint64_t cbit_mask;
+uint64_t boot_cr3;
+static uint64_t next_free, pml4_gpa;
+
+uint64_t alloc_pages(uint64_t n)
+{
+	uint64_t p = next_free;
+
+	GUEST_ASSERT(is_ram(p, n * PAGE_SIZE));
+	next_free += n * PAGE_SIZE;
+	memset((void *)p, 0, n * PAGE_SIZE);
+	return p;
+}
+
+uint64_t mm_cr3(void)
+{
+	return pml4_gpa;
+}
+
+static uint64_t *table(uint64_t e)
+{
+	return (uint64_t *)(e & PTE_ADDR);
+}
+
+void mm_init(void)
+{
+	uint64_t top = ALIGN_UP(boot.ram_top, SZ_1G), *pml4;
+
+	boot_cr3 = read_cr3();
+	next_free = ALIGN_UP((uint64_t)_end, PAGE_SIZE);
+	/* Odd frame for the PML4. */
+	if (!((next_free >> 12) & 1))
+		next_free += PAGE_SIZE;
+	pml4_gpa = alloc_pages(1);
+	pml4 = (uint64_t *)pml4_gpa;
+	for (uint64_t va = 0; va < top; va += SZ_2M) {
+		uint64_t *l3, *l2, i4 = (va >> 39) & 511, i3 = (va >> 30) & 511;
+
+		if (!(pml4[i4] & PTE_P))
+			pml4[i4] = alloc_pages(1) | PTE_TABLE;
+		l3 = table(pml4[i4]);
+		if (!(l3[i3] & PTE_P))
+			l3[i3] = alloc_pages(1) | PTE_TABLE;
+		l2 = table(l3[i3]);
+		/* Private by default: the C-bit on every 2 MiB that holds RAM. */
+		l2[(va >> 21) & 511] = va | PTE_TABLE | PTE_PS | (is_ram(va, PAGE_SIZE) ||
+								   is_ram(va + SZ_2M - PAGE_SIZE, PAGE_SIZE)
+							   ? cbit_mask
+							   : 0);
+	}
+	write_cr3(pml4_gpa);
+}
+
+static uint64_t *leaf_2m(uint64_t va)
+{
+	uint64_t *l3 = table(((uint64_t *)pml4_gpa)[(va >> 39) & 511]);
+	uint64_t *l2 = table(l3[(va >> 30) & 511]);
+
+	return &l2[(va >> 21) & 511];
+}
+
+/* Split a 2 MiB leaf into 512 4 KiB entries with the same attributes. */
+static uint64_t *split(uint64_t *pde)
+{
+	uint64_t base = *pde & PTE_ADDR & ~(SZ_2M - 1), flags = *pde & ~PTE_ADDR & ~PTE_PS;
+	uint64_t *pt = (uint64_t *)alloc_pages(1);
+
+	for (int i = 0; i < 512; i++)
+		pt[i] = (base + i * PAGE_SIZE) | flags;
+	*pde = (uint64_t)pt | PTE_TABLE;
+	return pt;
+}
+
+void set_cbit_range(uint64_t va, uint64_t npages, bool encrypted)
+{
+	uint64_t end = va + npages * PAGE_SIZE;
+
+	while (va < end) {
+		uint64_t *pde = leaf_2m(va);
+
+		if ((*pde & PTE_PS) && !(va & (SZ_2M - 1)) && end - va >= SZ_2M) {
+			*pde = encrypted ? (*pde | cbit_mask) : (*pde & ~cbit_mask);
+			invlpg(va);
+			va += SZ_2M;
+			continue;
+		}
+		if (*pde & PTE_PS)
+			split(pde);
+		uint64_t *pte = &table(*pde)[(va >> 12) & 511];
+
+		*pte = encrypted ? (*pte | cbit_mask) : (*pte & ~cbit_mask);
+		invlpg(va);
+		va += PAGE_SIZE;
+	}
+}
+
+bool page_is_encrypted(uint64_t va)
+{
+	uint64_t *pde = leaf_2m(va);
+
+	if (*pde & PTE_PS)
+		return *pde & cbit_mask;
+	return table(*pde)[(va >> 12) & 511] & cbit_mask;
+}

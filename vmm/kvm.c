@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "kvm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+int kvm_ioctl_raw(int fd, unsigned long req, void *arg)
+{
+	int r;
+
+	do {
+		r = ioctl(fd, req, arg);
+	} while (r < 0 && errno == EAGAIN && req != KVM_RUN);
+	return r < 0 ? -errno : r;
+}
+
+int kvm_ioctl_named(int fd, unsigned long req, void *arg, const char *name)
+{
+	int r = kvm_ioctl_raw(fd, req, arg);
+
+	if (r < 0)
+		fprintf(stderr, "mini-vmm: ioctl %s failed: %s\n", name, strerror(-r));
+	return r;
+}
+
+int kvm_check_cap(const struct kvm_sys *sys, long cap)
+{
+	int r = ioctl(sys->fd, KVM_CHECK_EXTENSION, cap);
+
+	return r < 0 ? 0 : r;
+}
+
+const char *hv_kind_name(enum hv_kind kind)
+{
+	switch (kind) {
+	case HV_PVM:
+		return "kvm_pvm";
+	case HV_AMD:
+		return "kvm_amd";
+	case HV_INTEL:
+		return "kvm_intel";
+	default:
+		return "unknown";
+	}
+}
+
+/*
+ * Which module provides /dev/kvm: informational only. Behaviour (native
+ * mode, hypercall transport) is decided by probing it, see x86.c/vm.c.
+ */
+static enum hv_kind detect_module(void)
+{
+	if (access("/sys/module/kvm_pvm", F_OK) == 0)
+		return HV_PVM;
+	if (access("/sys/module/kvm_amd", F_OK) == 0)
+		return HV_AMD;
+	if (access("/sys/module/kvm_intel", F_OK) == 0)
+		return HV_INTEL;
+	return HV_UNKNOWN;
+}
+
+int kvm_sys_open(struct kvm_sys *sys, const char *path)
+{
+	memset(sys, 0, sizeof(*sys));
+	sys->fd = open(path, O_RDWR | O_CLOEXEC);
+	if (sys->fd < 0) {
+		int e = errno;
+
+		fprintf(stderr, "mini-vmm: cannot open %s: %s\n", path, strerror(e));
+		return -e;
+	}
+	sys->api_version = ioctl(sys->fd, KVM_GET_API_VERSION, 0);
+	if (sys->api_version != KVM_API_VERSION) {
+		fprintf(stderr, "mini-vmm: %s: KVM API version %d, need %d\n", path,
+			sys->api_version, KVM_API_VERSION);
+		close(sys->fd);
+		return -ENOTSUP;
+	}
+	sys->vcpu_mmap_size = ioctl(sys->fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (sys->vcpu_mmap_size < (int)sizeof(struct kvm_run)) {
+		fprintf(stderr, "mini-vmm: KVM_GET_VCPU_MMAP_SIZE returned %d\n",
+			sys->vcpu_mmap_size);
+		close(sys->fd);
+		return -ENOTSUP;
+	}
+	sys->max_vcpus = kvm_check_cap(sys, KVM_CAP_MAX_VCPUS);
+	if (sys->max_vcpus <= 0)
+		sys->max_vcpus = kvm_check_cap(sys, KVM_CAP_NR_VCPUS);
+	if (sys->max_vcpus <= 0)
+		sys->max_vcpus = 1;
+	sys->has_sync_regs = (kvm_check_cap(sys, KVM_CAP_SYNC_REGS) & KVM_SYNC_X86_REGS) != 0;
+	sys->has_exit_hypercall = kvm_check_cap(sys, KVM_CAP_EXIT_HYPERCALL) != 0;
+	sys->has_user_msr = kvm_check_cap(sys, KVM_CAP_X86_USER_SPACE_MSR) != 0;
+	sys->has_msr_filter = kvm_check_cap(sys, KVM_CAP_X86_MSR_FILTER) != 0;
+	sys->hv = detect_module();
+	sys->hv_name = hv_kind_name(sys->hv);
+	return 0;
+}
+
+void kvm_sys_close(struct kvm_sys *sys)
+{
+	if (sys->fd >= 0)
+		close(sys->fd);
+	sys->fd = -1;
+}
+
+const char *kvm_exit_reason_name(uint32_t reason)
+{
+	static const char *const names[] = {
+		[KVM_EXIT_UNKNOWN] = "UNKNOWN",
+		[KVM_EXIT_EXCEPTION] = "EXCEPTION",
+		[KVM_EXIT_IO] = "IO",
+		[KVM_EXIT_HYPERCALL] = "HYPERCALL",
+		[KVM_EXIT_DEBUG] = "DEBUG",
+		[KVM_EXIT_HLT] = "HLT",
+		[KVM_EXIT_MMIO] = "MMIO",
+		[KVM_EXIT_IRQ_WINDOW_OPEN] = "IRQ_WINDOW_OPEN",
+		[KVM_EXIT_SHUTDOWN] = "SHUTDOWN",
+		[KVM_EXIT_FAIL_ENTRY] = "FAIL_ENTRY",
+		[KVM_EXIT_INTR] = "INTR",
+		[KVM_EXIT_SET_TPR] = "SET_TPR",
+		[KVM_EXIT_TPR_ACCESS] = "TPR_ACCESS",
+		[KVM_EXIT_INTERNAL_ERROR] = "INTERNAL_ERROR",
+		[KVM_EXIT_SYSTEM_EVENT] = "SYSTEM_EVENT",
+		[KVM_EXIT_X86_RDMSR] = "X86_RDMSR",
+		[KVM_EXIT_X86_WRMSR] = "X86_WRMSR",
+	};
+
+	if (reason < sizeof(names) / sizeof(names[0]) && names[reason])
+		return names[reason];
+	return "UNKNOWN_REASON";
+}
+
+int kvm_read_stat(int fd, const char *name, uint64_t *value)
+{
+	struct kvm_stats_header h;
+	size_t desc_size;
+	char *descs = NULL;
+	int sfd = ioctl(fd, KVM_GET_STATS_FD, NULL), r = -ENOENT;
+
+	if (sfd < 0)
+		return -errno;
+	if (pread(sfd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) || h.num_desc > 4096 ||
+	    h.name_size > 4096) {
+		r = -EIO;
+		goto out;
+	}
+	desc_size = sizeof(struct kvm_stats_desc) + h.name_size;
+	descs = malloc(desc_size * h.num_desc);
+	if (!descs) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (pread(sfd, descs, desc_size * h.num_desc, h.desc_offset) !=
+	    (ssize_t)(desc_size * h.num_desc)) {
+		r = -EIO;
+		goto out;
+	}
+	for (uint32_t i = 0; i < h.num_desc; i++) {
+		struct kvm_stats_desc *d = (void *)(descs + i * desc_size);
+
+		if (strncmp(d->name, name, h.name_size) != 0)
+			continue;
+		r = pread(sfd, value, sizeof(*value), h.data_offset + d->offset) ==
+				    (ssize_t)sizeof(*value)
+			    ? 0
+			    : -EIO;
+		break;
+	}
+out:
+	free(descs);
+	close(sfd);
+	return r;
+}

@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* mini-vmm: only this file decides to exit. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "options.h"
+#include "vm.h"
+
+int main(int argc, char **argv)
+{
+	struct vm_opts opts;
+	struct vm *vm;
+	int status;
+
+	switch (opts_parse(argc, argv, &opts, stdout, stderr)) {
+	case OPTS_EXIT_OK:
+		return EXIT_OK;
+	case OPTS_USAGE:
+		return EXIT_USAGE;
+	default:
+		break;
+	}
+	vm = calloc(1, sizeof(*vm));
+	if (!vm) {
+		fprintf(stderr, "mini-vmm: out of memory\n");
+		return EXIT_USAGE;
+	}
+	status = vm_create(vm, &opts);
+	if (status == 0) {
+		status = vm_run(vm);
+		fflush(stdout);
+		if (status != EXIT_OK)
+			fprintf(stderr, "mini-vmm: %s (exit status %d)\n", vm->exit_reason, status);
+		else if (opts.verbose)
+			fprintf(stderr, "mini-vmm: %s\n", vm->exit_reason);
+		if (opts.dump_bitmap)
+			check_dump_bitmap(vm, stdout);
+	}
+	vm_destroy(vm);
+	free(vm);
+	return status;
+}

@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+void opts_usage(FILE *f)
+{
+	fputs("usage: mini-vmm [options] GUEST.ELF\n"
+	      "\n"
+	      "Boot a freestanding 64-bit ELF guest on /dev/kvm and record what it does to the\n"
+	      "host's page-encryption bitmap (AMD SEV live-migration experiments).\n"
+	      "\n"
+	      "  -m, --memory SIZE        guest RAM, K/M/G/T suffix (default 256M, 16M..1T)\n"
+	      "  -c, --cpus N             vCPUs (default 1, at most what KVM reports, <= 64)\n"
+	      "      --cmdline STR        guest command line (e.g. 'scenario=sev')\n"
+	      "      --timeout SEC        stop a stuck guest after SEC seconds (default 60)\n"
+	      "      --sev[=emulated|hw]  emulated SEV platform; hw is not implemented yet\n"
+	      "      --cbit N             emulated C-bit position, 52..62 (default 52)\n"
+	      "      --hypercall=MODE     auto|exit|vmmcall|vmcall|port (default auto: probe)\n"
+	      "      --log FILE           JSON Lines event log ('-' = stdout)\n"
+	      "      --guest-script FILE  hypercall script run by the guest (scenario=script)\n"
+	      "      --dump-bitmap        print the final shared runs at exit\n"
+	      "      --check              check the bitmap after every reset (exit 1 on failure)\n"
+	      "      --gen-filter         host side of strategy 'generation': drop stale gens\n"
+	      "      --sched=MODE         parallel (default) or serial (one vCPU at a time)\n"
+	      "      --seed N             PRNG seed for --sched=serial and --inject\n"
+	      "      --inject SPEC        delay exits: vcpu=N,kind=hypercall|ucall|msr|all,\n"
+	      "                           prob=P (0..1),delay=D (us; serial: steps); repeatable\n"
+	      "      --allow-emulated     run even if kvm_pvm would emulate every instruction\n"
+	      "      --kvm PATH           KVM device (default /dev/kvm)\n"
+	      "  -v, --verbose            print what was probed\n"
+	      "  -h, --help               this text\n"
+	      "  -V, --version            version\n"
+	      "\n"
+	      "exit status: 0 guest finished and every check passed; 1 a check failed;\n"
+	      "2 usage or setup error (bad option, invalid ELF, no /dev/kvm); 3 guest crashed\n"
+	      "(triple fault, guest assert, unexpected exit); 124 timeout.\n",
+	      f);
+}
+
+int parse_inject(const char *spec, struct inject_rule *rule)
+{
+	char buf[256], *save = NULL, *tok;
+
+	if (!spec || strlen(spec) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, spec);
+	*rule = (struct inject_rule){.vcpu = -1, .kinds = INJ_HYPERCALL, .prob_ppm = 1000000,
+				     .delay_us = 100};
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+		uint64_t v;
+
+		if (!eq)
+			return -EINVAL;
+		*eq++ = '\0';
+		if (!strcmp(tok, "vcpu")) {
+			if (parse_u64_range(eq, 0, VM_MAX_VCPUS - 1, &v))
+				return -EINVAL;
+			rule->vcpu = (int)v;
+		} else if (!strcmp(tok, "kind")) {
+			if (!strcmp(eq, "hypercall"))
+				rule->kinds = INJ_HYPERCALL;
+			else if (!strcmp(eq, "ucall"))
+				rule->kinds = INJ_UCALL;
+			else if (!strcmp(eq, "msr"))
+				rule->kinds = INJ_MSR;
+			else if (!strcmp(eq, "all"))
+				rule->kinds = INJ_HYPERCALL | INJ_UCALL | INJ_MSR;
+			else
+				return -EINVAL;
+		} else if (!strcmp(tok, "prob")) {
+			char *end;
+			double p;
+
+			errno = 0;
+			p = strtod(eq, &end);
+			if (errno || *end || end == eq || !(p >= 0.0 && p <= 1.0))
+				return -EINVAL;
+			rule->prob_ppm = (uint32_t)(p * 1000000.0 + 0.5);
+		} else if (!strcmp(tok, "delay")) {
+			if (parse_u64_range(eq, 0, 10000000, &v))
+				return -EINVAL;
+			rule->delay_us = v;
+		} else {
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+enum {
+	OPT_CMDLINE = 256,
+	OPT_TIMEOUT,
+	OPT_SEV,
+	OPT_CBIT,
+	OPT_HYPERCALL,
+	OPT_LOG,
+	OPT_SCRIPT,
+	OPT_DUMP,
+	OPT_CHECK,
+	OPT_GEN_FILTER,
+	OPT_SCHED,
+	OPT_SEED,
+	OPT_INJECT,
+	OPT_ALLOW_EMULATED,
+	OPT_KVM,
+};
+
+static const struct option long_opts[] = {
+	{"memory", required_argument, NULL, 'm'},
+	{"cpus", required_argument, NULL, 'c'},
+	{"cmdline", required_argument, NULL, OPT_CMDLINE},
+	{"timeout", required_argument, NULL, OPT_TIMEOUT},
+	{"sev", optional_argument, NULL, OPT_SEV},
+	{"cbit", required_argument, NULL, OPT_CBIT},
+	{"hypercall", required_argument, NULL, OPT_HYPERCALL},
+	{"log", required_argument, NULL, OPT_LOG},
+	{"guest-script", required_argument, NULL, OPT_SCRIPT},
+	{"dump-bitmap", no_argument, NULL, OPT_DUMP},
+	{"check", no_argument, NULL, OPT_CHECK},
+	{"gen-filter", no_argument, NULL, OPT_GEN_FILTER},
+	{"sched", required_argument, NULL, OPT_SCHED},
+	{"seed", required_argument, NULL, OPT_SEED},
+	{"inject", required_argument, NULL, OPT_INJECT},
+	{"allow-emulated", no_argument, NULL, OPT_ALLOW_EMULATED},
+	{"kvm", required_argument, NULL, OPT_KVM},
+	{"verbose", no_argument, NULL, 'v'},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{NULL, 0, NULL, 0},
+};
+
+#define BAD(...)                                                                                   \
+	do {                                                                                       \
+		fprintf(err, "mini-vmm: " __VA_ARGS__);                                            \
+		fputc('\n', err);                                                          \
+		return OPTS_USAGE;                                                                 \
+	} while (0)
+
+enum opts_result opts_parse(int argc, char **argv, struct vm_opts *o, FILE *out, FILE *err)
+{
+	uint64_t v;
+	int c;
+
+	*o = (struct vm_opts){
+		.kvm_path = "/dev/kvm",
+		.ram_size = 256ull << 20,
+		.nr_cpus = 1,
+		.timeout_s = 60,
+		.cbit = 52,
+	};
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":m:c:vhV", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			if (parse_size(optarg, &v) || v < MEM_MIN_SIZE || v > MEM_MAX_SIZE ||
+			    !IS_ALIGNED(v, SZ_1M))
+				BAD("-m %s: want a whole number of MiB from 16M to 1T", optarg);
+			o->ram_size = v;
+			break;
+		case 'c':
+			if (parse_u64_range(optarg, 1, VM_MAX_VCPUS, &v))
+				BAD("--cpus %s: want a number from 1 to %d", optarg, VM_MAX_VCPUS);
+			o->nr_cpus = (unsigned)v;
+			break;
+		case OPT_CMDLINE:
+			if (strlen(optarg) >= VM_CMDLINE_MAX - 64)
+				BAD("--cmdline: longer than %d bytes", VM_CMDLINE_MAX - 65);
+			o->cmdline = optarg;
+			break;
+		case OPT_TIMEOUT:
+			if (parse_u64_range(optarg, 1, 86400, &v))
+				BAD("--timeout %s: want seconds from 1 to 86400", optarg);
+			o->timeout_s = v;
+			break;
+		case OPT_SEV:
+			if (!optarg || !strcmp(optarg, "emulated"))
+				o->sev = true;
+			else if (!strcmp(optarg, "hw"))
+				BAD("--sev=hw: the hardware SEV backend (/dev/sev, "
+				    "KVM_MEMORY_ENCRYPT_OP) is not implemented; use --sev");
+			else
+				BAD("--sev=%s: want 'emulated' or 'hw'", optarg);
+			break;
+		case OPT_CBIT:
+			if (parse_u64_range(optarg, 52, 62, &v))
+				BAD("--cbit %s: want a software-available PTE bit, 52..62", optarg);
+			o->cbit = (unsigned)v;
+			break;
+		case OPT_HYPERCALL:
+			if (!strcmp(optarg, "auto"))
+				o->transport = TRANSPORT_AUTO;
+			else if (!strcmp(optarg, "exit"))
+				o->transport = TRANSPORT_EXIT;
+			else if (!strcmp(optarg, "vmmcall"))
+				o->transport = TRANSPORT_VMMCALL;
+			else if (!strcmp(optarg, "vmcall"))
+				o->transport = TRANSPORT_VMCALL;
+			else if (!strcmp(optarg, "port"))
+				o->transport = TRANSPORT_PORT;
+			else
+				BAD("--hypercall=%s: want auto, exit, vmmcall, vmcall or port", optarg);
+			break;
+		case OPT_LOG:
+			o->log_path = optarg;
+			break;
+		case OPT_SCRIPT:
+			o->script_path = optarg;
+			break;
+		case OPT_DUMP:
+			o->dump_bitmap = true;
+			break;
+		case OPT_CHECK:
+			o->check = true;
+			break;
+		case OPT_GEN_FILTER:
+			o->gen_filter = true;
+			break;
+		case OPT_SCHED:
+			if (!strcmp(optarg, "parallel"))
+				o->sched = SCHED_PARALLEL;
+			else if (!strcmp(optarg, "serial"))
+				o->sched = SCHED_SERIAL;
+			else
+				BAD("--sched=%s: want parallel or serial", optarg);
+			break;
+		case OPT_SEED:
+			if (parse_u64(optarg, &v))
+				BAD("--seed %s: want a non-negative integer", optarg);
+			o->seed = v;
+			break;
+		case OPT_INJECT:
+			if (o->nr_inject == ARRAY_SIZE(o->inject))
+				BAD("--inject: at most %zu rules", ARRAY_SIZE(o->inject));
+			if (parse_inject(optarg, &o->inject[o->nr_inject]))
+				BAD("--inject %s: want vcpu=N,kind=hypercall|ucall|msr|all,prob=P,"
+				    "delay=D",
+				    optarg);
+			o->nr_inject++;
+			break;
+		case OPT_ALLOW_EMULATED:
+			o->allow_emulated = true;
+			break;
+		case OPT_KVM:
+			o->kvm_path = optarg;
+			break;
+		case 'v':
+			o->verbose++;
+			break;
+		case 'h':
+			opts_usage(out);
+			return OPTS_EXIT_OK;
+		case 'V':
+			fprintf(out, "mini-vmm %s\n", MINIVMM_VERSION);
+			return OPTS_EXIT_OK;
+		case ':':
+			BAD("option %s needs a value (see --help)", argv[optind - 1]);
+		default:
+			BAD("unknown option %s (see --help)", argv[optind - 1]);
+		}
+	}
+	if (optind != argc - 1)
+		BAD("%s", optind >= argc ? "no guest ELF given (see --help)"
+					 : "exactly one guest ELF expected (see --help)");
+	o->kernel_path = argv[optind];
+	if (o->sched == SCHED_SERIAL && o->timeout_s == 0)
+		BAD("--timeout must be positive");
+	return OPTS_RUN;
+}

@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "ucall.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "check.h"
+#include "util.h"
+
+static const char *const cmd_names[UCALL_MAX] = {
+	[UCALL_NONE] = "none",	   [UCALL_DONE] = "done", [UCALL_ABORT] = "abort",
+	[UCALL_SYNC] = "sync",	   [UCALL_CPU_ON] = "cpu_on", [UCALL_PARK] = "park",
+	[UCALL_YIELD] = "yield",   [UCALL_PRINT] = "print",
+};
+
+static const char *const tag_names[SYNC_MAX] = {
+	[SYNC_NONE] = "none",		  [SYNC_KEXEC_BEGIN] = "kexec_begin",
+	[SYNC_BOOT] = "boot",		  [SYNC_RESET_DONE] = "reset_done",
+	[SYNC_READY] = "ready",		  [SYNC_SHARED] = "shared",
+};
+
+const char *ucall_cmd_name(uint32_t cmd)
+{
+	return cmd < UCALL_MAX && cmd_names[cmd] ? cmd_names[cmd] : "invalid";
+}
+
+const char *sync_tag_name(uint64_t tag)
+{
+	return tag < SYNC_MAX && tag_names[tag] ? tag_names[tag] : "invalid";
+}
+
+int ucall_fetch(const struct guest_mem *mem, uint64_t gpa, struct ucall *out)
+{
+	const void *p;
+
+	if (!IS_ALIGNED(gpa, 8))
+		return -EINVAL;
+	if (!mem_is_ram(mem, gpa, sizeof(*out)))
+		return -EFAULT;
+	p = mem_gpa_to_hva(mem, gpa, sizeof(*out));
+	if (!p)
+		return -EFAULT;
+	/* One copy: the guest may change it under our feet (TOCTOU). */
+	memcpy(out, p, sizeof(*out));
+	if (out->cmd == UCALL_NONE || out->cmd >= UCALL_MAX || out->nargs > UCALL_MAX_ARGS)
+		return -EINVAL;
+	return 0;
+}
+
+int guest_read_string(const struct guest_mem *mem, uint64_t gpa, char *buf, size_t size)
+{
+	size_t i;
+
+	if (!size)
+		return -EINVAL;
+	for (i = 0; i + 1 < size; i++) {
+		const char *c;
+
+		if (gpa + i < gpa || !mem_is_ram(mem, gpa + i, 1))
+			break;
+		c = mem_gpa_to_hva(mem, gpa + i, 1);
+		if (!c || !*c)
+			break;
+		buf[i] = *c;
+	}
+	buf[i] = '\0';
+	if (i == 0 && !mem_is_ram(mem, gpa, 1))
+		return -EFAULT;
+	return 0;
+}
+
+static void set_ret(struct vcpu *vcpu, int64_t ret)
+{
+	vcpu->run->s.regs.regs.rax = (uint64_t)ret;
+	vcpu->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+}
+
+static enum vcpu_action do_abort(struct vcpu *vcpu, const struct ucall *uc)
+{
+	struct vm *vm = vcpu->vm;
+	char expr[UCALL_STR_MAX], file[UCALL_STR_MAX];
+
+	if (guest_read_string(&vm->mem, uc->args[0], expr, sizeof(expr)) < 0)
+		snprintf(expr, sizeof(expr), "<bad pointer %#" PRIx64 ">", uc->args[0]);
+	if (guest_read_string(&vm->mem, uc->args[1], file, sizeof(file)) < 0)
+		snprintf(file, sizeof(file), "<bad pointer %#" PRIx64 ">", uc->args[1]);
+	pthread_mutex_lock(&vm->lock);
+	evlog_begin(&vm->log, "guest_abort", (int)vcpu->id, vcpu->generation);
+	evlog_str(&vm->log, "expr", expr);
+	evlog_str(&vm->log, "file", file);
+	evlog_u64(&vm->log, "line", uc->args[2]);
+	evlog_hex(&vm->log, "value", uc->args[3]);
+	evlog_end(&vm->log);
+	vm_stop_locked(vm, EXIT_GUEST_CRASH,
+		       "vCPU %u: guest assertion failed: %s:%" PRIu64 ": %s (value %#" PRIx64 ")",
+		       vcpu->id, file, uc->args[2], expr, uc->args[3]);
+	pthread_mutex_unlock(&vm->lock);
+	return ACT_STOP;
+}
+
+static enum vcpu_action do_cpu_on(struct vcpu *vcpu, const struct ucall *uc)
+{
+	struct vm *vm = vcpu->vm;
+	uint64_t cpu = uc->args[0], cr3 = uc->args[4];
+	int64_t ret = 0;
+
+	pthread_mutex_lock(&vm->lock);
+	if (cpu >= vm->nr_vcpus || cpu == vcpu->id)
+		ret = -EINVAL;
+	else if (vm->vcpus[cpu].state != VCPU_OFF)
+		ret = -EBUSY;
+	else if (!IS_ALIGNED(cr3, PAGE_SIZE) || !mem_is_backed(&vm->mem, cr3, PAGE_SIZE))
+		ret = -EFAULT;
+	evlog_begin(&vm->log, "cpu_on", (int)vcpu->id, vcpu->generation);
+	evlog_u64(&vm->log, "cpu", cpu);
+	evlog_hex(&vm->log, "rip", uc->args[1]);
+	evlog_hex(&vm->log, "cr3", cr3);
+	evlog_i64(&vm->log, "ret", ret);
+	evlog_end(&vm->log);
+	if (!ret) {
+		struct vcpu *t = &vm->vcpus[cpu];
+
+		t->start_rip = uc->args[1];
+		t->start_rsp = uc->args[2];
+		t->start_rdi = uc->args[3];
+		t->start_cr3 = cr3;
+		t->generation = vcpu->generation;
+		t->state = VCPU_PENDING;
+		pthread_cond_broadcast(&vm->cond);
+	}
+	pthread_mutex_unlock(&vm->lock);
+	set_ret(vcpu, ret);
+	return ACT_CONTINUE;
+}
+
+enum vcpu_action ucall_handle(struct vcpu *vcpu, uint64_t gpa)
+{
+	struct vm *vm = vcpu->vm;
+	struct ucall uc;
+	int r = ucall_fetch(&vm->mem, gpa, &uc);
+
+	if (r < 0) {
+		vm_stop(vm, EXIT_GUEST_CRASH, "vCPU %u: bad ucall pointer %#" PRIx64 ": %s", vcpu->id,
+			gpa,
+			r == -EFAULT ? "not inside guest RAM (or in a reserved region)"
+				     : "misaligned or malformed struct ucall");
+		return ACT_STOP;
+	}
+	switch (uc.cmd) {
+	case UCALL_DONE:
+		pthread_mutex_lock(&vm->lock);
+		evlog_begin(&vm->log, "ucall", (int)vcpu->id, vcpu->generation);
+		evlog_str(&vm->log, "cmd", "done");
+		evlog_u64(&vm->log, "status", uc.args[0]);
+		evlog_end(&vm->log);
+		if (uc.args[0] == 0)
+			vm_stop_locked(vm, EXIT_OK, "guest finished");
+		else
+			vm_stop_locked(vm, EXIT_GUEST_CRASH, "guest reported failure, status %" PRIu64,
+				       uc.args[0]);
+		pthread_mutex_unlock(&vm->lock);
+		return ACT_STOP;
+	case UCALL_ABORT:
+		return do_abort(vcpu, &uc);
+	case UCALL_SYNC:
+		return check_on_sync(vcpu, &uc);
+	case UCALL_CPU_ON:
+		return do_cpu_on(vcpu, &uc);
+	case UCALL_PARK:
+		pthread_mutex_lock(&vm->lock);
+		evlog_begin(&vm->log, "ucall", (int)vcpu->id, vcpu->generation);
+		evlog_str(&vm->log, "cmd", "park");
+		evlog_end(&vm->log);
+		vcpu->state = VCPU_OFF;
+		pthread_cond_broadcast(&vm->cond);
+		pthread_mutex_unlock(&vm->lock);
+		return ACT_PARK;
+	case UCALL_YIELD:
+		return ACT_YIELD;
+	case UCALL_PRINT: {
+		uint64_t len = uc.args[1] > 4096 ? 4096 : uc.args[1];
+		const char *s;
+
+		if (!mem_is_ram(&vm->mem, uc.args[0], len) ||
+		    !(s = mem_gpa_to_hva(&vm->mem, uc.args[0], len))) {
+			vm_stop(vm, EXIT_GUEST_CRASH, "vCPU %u: PRINT buffer %#" PRIx64 " outside RAM",
+				vcpu->id, uc.args[0]);
+			return ACT_STOP;
+		}
+		fwrite(s, 1, len, vm->log.f == stdout ? stderr : stdout);
+		return ACT_CONTINUE;
+	}
+	default:
+		break;
+	}
+	vm_stop(vm, EXIT_GUEST_CRASH, "vCPU %u: unknown ucall %u", vcpu->id, uc.cmd);
+	return ACT_STOP;
+}

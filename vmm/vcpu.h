@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * vCPU threads and exit handling. vcpu_handle_exit() is a function of the
+ * vCPU's struct kvm_run and the VM state only: it issues no ioctl, so unit
+ * tests drive it with fabricated exits.
+ */
+#ifndef MINIVMM_VCPU_H
+#define MINIVMM_VCPU_H
+
+#include "vm.h"
+
+enum vcpu_action {
+	ACT_CONTINUE = 0, /* re-enter the guest */
+	ACT_STOP,         /* the VM is stopping */
+	ACT_PARK,         /* wait for the next CPU_ON */
+	ACT_YIELD,        /* serial schedule: let another vCPU run */
+	ACT_SHUTDOWN,     /* triple fault: caller collects events and stops */
+};
+
+int vcpu_create(struct vm *vm, unsigned id);
+void vcpu_destroy(struct vcpu *vcpu);
+/* Load long-mode state and registers for a (re)start at rip. */
+int vcpu_load_start_state(struct vcpu *vcpu);
+int vcpu_start_thread(struct vcpu *vcpu);
+
+enum vcpu_action vcpu_handle_exit(struct vcpu *vcpu);
+enum vcpu_action vcpu_handle_io(struct vcpu *vcpu);
+
+/* Kick a vCPU out of KVM_RUN (immediate_exit + signal). */
+void vcpu_kick(struct vcpu *vcpu);
+
+#endif

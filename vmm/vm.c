@@ -1,0 +1,653 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "vm.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "msr.h"
+#include "schedule.h"
+#include "util.h"
+#include "vcpu.h"
+#include "x86.h"
+
+#define PROBE_LOOPS 4096
+#define PROBE_EMULATED_NS 1000000ull /* 4096 loops + 1 exit: ~30 us native, ~9 ms emulated */
+#define PROBE_TIMEOUT_US 20000
+#define WATCHDOG_TICK_MS 50
+
+static void vm_vstop_locked(struct vm *vm, int status, const char *fmt, va_list ap)
+{
+	if (vm->stopping)
+		return;
+	vm->stopping = true;
+	vm->exit_status = status;
+	vsnprintf(vm->exit_reason, sizeof(vm->exit_reason), fmt, ap);
+	pthread_cond_broadcast(&vm->cond);
+}
+
+void vm_stop_locked(struct vm *vm, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vm_vstop_locked(vm, status, fmt, ap);
+	va_end(ap);
+}
+
+void vm_stop(struct vm *vm, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&vm->lock);
+	va_start(ap, fmt);
+	vm_vstop_locked(vm, status, fmt, ap);
+	va_end(ap);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+/* ---- layout of the VMM region ---- */
+
+static uint64_t vmm_region_size(const struct vm *vm, uint64_t top)
+{
+	uint64_t sz = 3 * PAGE_SIZE;                  /* start info+GDT+params, cmdline, probe */
+	sz += (x86_pt_pages(top) + 1) * PAGE_SIZE;    /* +1: PML4 on an odd frame */
+	sz += ALIGN_UP(vm->elf_size, PAGE_SIZE);
+	sz += ALIGN_UP(vm->script_size, PAGE_SIZE);
+	return ALIGN_UP(sz, 64 * 1024);
+}
+
+static void layout_region(struct vm *vm)
+{
+	struct vm_layout *l = &vm->layout;
+	uint64_t p = vm->mem.vmm_gpa;
+
+	l->start_info = p;
+	l->modlist = p + 0x100;
+	l->memmap = p + 0x200;
+	l->gdt = p + 0x800;
+	l->params = p + 0x900;
+	l->cmdline = p + PAGE_SIZE;
+	l->probe_code = p + 2 * PAGE_SIZE;
+	p += 3 * PAGE_SIZE;
+	/* docs/PVM.md: CR3 must point at an odd 4 KiB frame to run natively. */
+	if (!((p >> PAGE_SHIFT) & 1))
+		p += PAGE_SIZE;
+	l->pml4 = p;
+	p += x86_pt_pages(vm->mem.top) * PAGE_SIZE;
+	l->mod_kernel = p;
+	p += ALIGN_UP(vm->elf_size, PAGE_SIZE);
+	l->mod_script = p;
+	l->script_size = vm->script_size;
+	p += ALIGN_UP(vm->script_size, PAGE_SIZE);
+	l->end = p;
+}
+
+static int write_boot_info(struct vm *vm)
+{
+	struct guest_mem *mem = &vm->mem;
+	struct vm_layout *l = &vm->layout;
+	struct hvm_start_info *si = mem_gpa_to_hva(mem, l->start_info, PAGE_SIZE);
+	struct hvm_modlist_entry *mods = mem_gpa_to_hva(mem, l->modlist, 3 * sizeof(*mods));
+	struct hvm_memmap_table_entry *mm =
+		mem_gpa_to_hva(mem, l->memmap, MEM_E820_MAX * sizeof(*mm));
+	struct minivmm_params *params = mem_gpa_to_hva(mem, l->params, sizeof(*params));
+	char *cmdline = mem_gpa_to_hva(mem, l->cmdline, PAGE_SIZE);
+	char *names = cmdline + VM_CMDLINE_MAX - 64; /* module names at the end */
+	unsigned nmods = 0;
+
+	if (!si || !mods || !mm || !params || !cmdline || l->end > mem->vmm_gpa + mem->vmm_size)
+		return -EFAULT;
+	memset(si, 0, PAGE_SIZE);
+	memcpy(mem_gpa_to_hva(mem, l->gdt, sizeof(x86_gdt)), x86_gdt, sizeof(x86_gdt));
+	snprintf(cmdline, VM_CMDLINE_MAX - 64, "%s", vm->opts.cmdline ? vm->opts.cmdline : "");
+	memcpy(names, MINIVMM_MOD_KERNEL "\0" MINIVMM_MOD_PARAMS "\0" MINIVMM_MOD_SCRIPT,
+	       sizeof(MINIVMM_MOD_KERNEL MINIVMM_MOD_PARAMS MINIVMM_MOD_SCRIPT) + 2);
+	for (unsigned i = 0; i < mem->nr_e820; i++)
+		mm[i] = (struct hvm_memmap_table_entry){mem->e820[i].addr, mem->e820[i].size,
+							mem->e820[i].type, 0};
+
+	memcpy(mem_gpa_to_hva(mem, l->mod_kernel, vm->elf_size), vm->elf_buf, vm->elf_size);
+	mods[nmods++] = (struct hvm_modlist_entry){l->mod_kernel, vm->elf_size,
+						   l->cmdline + (VM_CMDLINE_MAX - 64), 0};
+	*params = (struct minivmm_params){
+		.magic = MINIVMM_PARAMS_MAGIC,
+		.version = MINIVMM_PARAMS_VERSION,
+		.flags = (vm->opts.sev ? MINIVMM_FLAG_SEV : 0) |
+			 (vm->opts.sched == SCHED_SERIAL ? MINIVMM_FLAG_SERIAL : 0),
+		.transport = vm->opts.sev ? vm->transport : HC_TRANSPORT_NONE,
+		.nr_cpus = vm->nr_vcpus,
+		.cbit = vm->opts.sev ? vm->opts.cbit : 0,
+		.fw_shared_gpa = MEM_FW_SHARED_GPA,
+		.fw_shared_size = MEM_FW_SHARED_SIZE,
+		.vmm_region_gpa = mem->vmm_gpa,
+		.vmm_region_size = mem->vmm_size,
+	};
+	mods[nmods++] = (struct hvm_modlist_entry){l->params, sizeof(*params),
+						   l->cmdline + (VM_CMDLINE_MAX - 64) +
+							   sizeof(MINIVMM_MOD_KERNEL),
+						   0};
+	if (vm->script_size) {
+		memcpy(mem_gpa_to_hva(mem, l->mod_script, vm->script_size), vm->script_buf,
+		       vm->script_size);
+		mods[nmods++] = (struct hvm_modlist_entry){
+			l->mod_script, vm->script_size,
+			l->cmdline + (VM_CMDLINE_MAX - 64) + sizeof(MINIVMM_MOD_KERNEL) +
+				sizeof(MINIVMM_MOD_PARAMS),
+			0};
+	}
+	*si = (struct hvm_start_info){
+		.magic = HVM_START_MAGIC_VALUE,
+		.version = HVM_START_INFO_VERSION,
+		.nr_modules = nmods,
+		.modlist_paddr = l->modlist,
+		.cmdline_paddr = l->cmdline,
+		.memmap_paddr = l->memmap,
+		.memmap_entries = mem->nr_e820,
+	};
+	return 0;
+}
+
+/* ---- probing the hypervisor ---- */
+
+static volatile sig_atomic_t probe_alarm;
+
+static void on_kick(int sig)
+{
+	(void)sig;
+	probe_alarm = 1;
+}
+
+static void *probe_timer(void *arg)
+{
+	struct vcpu *vcpu = arg;
+
+	usleep(PROBE_TIMEOUT_US);
+	vcpu_kick(vcpu);
+	return NULL;
+}
+
+/*
+ * Run a few instructions on vCPU 0 before the guest: a counted loop (is
+ * the guest native or emulated?) and one KVM_HC_MAP_GPA_RANGE(0, 1, 0)
+ * through the vendor instruction (does the hypervisor deliver
+ * KVM_EXIT_HYPERCALL?). The arguments must pass KVM's own checks
+ * (arch/x86/kvm/x86.c: aligned gpa, npages > 0) or KVM answers -EINVAL
+ * in the kernel; the VMM answers -KVM_EINVAL and changes nothing.
+ * docs/PVM.md: on kvm_pvm vmmcall returns -1 and vmcall spins, so a timer
+ * kicks the vCPU.
+ */
+static int probe(struct vm *vm)
+{
+	struct vcpu *vcpu = &vm->vcpus[0];
+	uint8_t *code = mem_gpa_to_hva(&vm->mem, vm->layout.probe_code, PAGE_SIZE);
+	bool amd = vm->opts.transport == TRANSPORT_VMMCALL ||
+		   (vm->opts.transport != TRANSPORT_VMCALL && vm->is_amd);
+	const uint8_t prog[] = {
+		0xe6, 0x80,                                       /* out %al, $0x80 */
+		0xb9, PROBE_LOOPS & 0xff, PROBE_LOOPS >> 8, 0, 0, /* mov $PROBE_LOOPS, %ecx */
+		0xe2, 0xfe,                                       /* 1: loop 1b */
+		0xe6, 0x80,                                       /* out %al, $0x80 */
+		0xb8, KVM_HC_MAP_GPA_RANGE, 0, 0, 0,              /* mov $12, %eax */
+		0x31, 0xdb, 0x31, 0xd2,                           /* xor %ebx, %edx */
+		0xb9, 1, 0, 0, 0,                                 /* mov $1, %ecx */
+		0x0f, 0x01, (uint8_t)(amd ? 0xd9 : 0xc1),         /* vmmcall / vmcall */
+		0xe6, 0x80,                                       /* out %al, $0x80 */
+		0xf4,                                             /* hlt */
+	};
+	pthread_t timer;
+	uint64_t t0 = 0, t_loop = 0;
+	bool got_hypercall = false, done = false;
+	int r = 0, outs = 0;
+
+	if (!code)
+		return -EFAULT;
+	memcpy(code, prog, sizeof(prog));
+	vcpu->start_rip = vm->layout.probe_code;
+	vcpu->start_cr3 = vm->layout.pml4;
+	vcpu->start_rsp = 0;
+	vcpu->start_rdi = 0;
+	r = vcpu_load_start_state(vcpu);
+	if (r < 0)
+		return r;
+	vcpu->thread = pthread_self();
+	vcpu->thread_started = true;
+	if (pthread_create(&timer, NULL, probe_timer, vcpu))
+		return -EAGAIN;
+	t0 = now_ns();
+	while (!done) {
+		struct kvm_run *run = vcpu->run;
+
+		r = kvm_ioctl_raw(vcpu->fd, KVM_RUN, NULL);
+		if (r < 0) {
+			r = (r == -EINTR) ? 0 : r;
+			break;
+		}
+		switch (run->exit_reason) {
+		case KVM_EXIT_IO:
+			/* Time the loop between two exits: the first entry is slow. */
+			if (++outs == 1)
+				t0 = now_ns();
+			else if (outs == 2)
+				t_loop = now_ns() - t0;
+			if (outs == 3) {
+				vm->probe_hc_rax = (int64_t)run->s.regs.regs.rax;
+				done = true;
+			}
+			break;
+		case KVM_EXIT_HYPERCALL:
+			got_hypercall = run->hypercall.nr == KVM_HC_MAP_GPA_RANGE;
+			run->hypercall.ret = (uint64_t)-KVM_EINVAL;
+			break;
+		default:
+			done = true;
+			break;
+		}
+	}
+	pthread_cancel(timer);
+	pthread_join(timer, NULL);
+	vcpu->thread_started = false;
+	__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+	probe_alarm = 0;
+	if (r < 0)
+		return r;
+	vm->probe_loop_ns = t_loop;
+	vm->native = t_loop && t_loop < PROBE_EMULATED_NS;
+	if (vm->opts.transport == TRANSPORT_PORT || !vm->opts.sev)
+		vm->transport = HC_TRANSPORT_PORT;
+	else if (got_hypercall)
+		vm->transport = amd ? HC_TRANSPORT_VMMCALL : HC_TRANSPORT_VMCALL;
+	else if (vm->opts.transport != TRANSPORT_AUTO) {
+		fprintf(stderr,
+			"mini-vmm: --hypercall=%s: this hypervisor (%s) does not deliver "
+			"KVM_EXIT_HYPERCALL (probe: RAX=%" PRId64 ")\n",
+			amd ? "vmmcall" : "vmcall", vm->sys.hv_name, vm->probe_hc_rax);
+		return -ENOTSUP;
+	} else
+		vm->transport = HC_TRANSPORT_PORT;
+	return 0;
+}
+
+static const char *transport_name(enum minivmm_transport t)
+{
+	switch (t) {
+	case HC_TRANSPORT_VMMCALL:
+		return "vmmcall";
+	case HC_TRANSPORT_VMCALL:
+		return "vmcall";
+	case HC_TRANSPORT_PORT:
+		return "port";
+	default:
+		return "none";
+	}
+}
+
+static int set_memslots(struct vm *vm)
+{
+	struct kvm_userspace_memory_region slot = {
+		.slot = 0,
+		.guest_phys_addr = 0,
+		.memory_size = vm->mem.low_size,
+		.userspace_addr = (uintptr_t)vm->mem.host,
+	};
+	int r = kvm_ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &slot);
+
+	if (r < 0 || !vm->mem.high_size)
+		return r;
+	slot.slot = 1;
+	slot.guest_phys_addr = MEM_4G;
+	slot.memory_size = vm->mem.high_size;
+	slot.userspace_addr = (uintptr_t)(vm->mem.host + vm->mem.low_size);
+	return kvm_ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &slot);
+}
+
+static unsigned bits_for(uint64_t top)
+{
+	unsigned b = 36;
+
+	while (b < 52 && (1ull << b) < top)
+		b++;
+	return b;
+}
+
+static void log_start(struct vm *vm)
+{
+	struct evlog *log = &vm->log;
+
+	evlog_begin(log, "start", -1, 0);
+	evlog_str(log, "version", MINIVMM_VERSION);
+	evlog_str(log, "kernel", vm->opts.kernel_path);
+	evlog_str(log, "cmdline", vm->opts.cmdline ? vm->opts.cmdline : "");
+	evlog_hex(log, "ram", vm->mem.ram_size);
+	evlog_u64(log, "cpus", vm->nr_vcpus);
+	evlog_str(log, "hypervisor", vm->sys.hv_name);
+	evlog_bool(log, "native", vm->native);
+	evlog_u64(log, "probe_loop_ns", vm->probe_loop_ns);
+	evlog_str(log, "transport", transport_name(vm->transport));
+	evlog_bool(log, "sev", vm->opts.sev);
+	evlog_u64(log, "cbit", vm->opts.sev ? vm->opts.cbit : 0);
+	evlog_bool(log, "check", vm->opts.check);
+	evlog_bool(log, "gen_filter", vm->opts.gen_filter);
+	evlog_str(log, "sched", vm->opts.sched == SCHED_SERIAL ? "serial" : "parallel");
+	evlog_u64(log, "seed", vm->opts.seed);
+	if (evlog_enabled(log)) {
+		evlog_key(log, "inject");
+		fputc('[', log->f);
+		for (unsigned i = 0; i < vm->opts.nr_inject; i++) {
+			const struct inject_rule *r = &vm->opts.inject[i];
+
+			fprintf(log->f, "%s{\"vcpu\":%d,\"kinds\":%u,\"ppm\":%u,\"delay\":%" PRIu64 "}",
+				i ? "," : "", r->vcpu, r->kinds, r->prob_ppm, r->delay_us);
+		}
+		fputc(']', log->f);
+		evlog_key(log, "e820");
+		fputc('[', log->f);
+		for (unsigned i = 0; i < vm->mem.nr_e820; i++)
+			fprintf(log->f, "%s{\"addr\":\"%#" PRIx64 "\",\"size\":\"%#" PRIx64 "\",\"type\":%u}",
+				i ? "," : "", vm->mem.e820[i].addr, vm->mem.e820[i].size,
+				vm->mem.e820[i].type);
+		fputc(']', log->f);
+	}
+	evlog_end(log);
+}
+
+int vm_create(struct vm *vm, const struct vm_opts *opts)
+{
+	char err[256];
+	struct cpuid_opts copts;
+	struct sigaction sa;
+	uint64_t top_guess;
+	int r;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->opts = *opts;
+	vm->fd = -1;
+	vm->sys.fd = -1;
+	vm->t_start_ns = now_ns();
+	pthread_mutex_init(&vm->lock, NULL);
+	pthread_cond_init(&vm->cond, NULL);
+	for (unsigned i = 0; i < VM_MAX_VCPUS; i++)
+		vm->vcpus[i].fd = -1;
+
+	/* Inputs first: a bad ELF is a usage error even without /dev/kvm. */
+	r = read_file(opts->kernel_path, ELF_MAX_FILE_SIZE, &vm->elf_buf, &vm->elf_size);
+	if (r < 0) {
+		fprintf(stderr, "mini-vmm: %s: %s\n", opts->kernel_path,
+			r == -EFBIG ? "file too large" : strerror(-r));
+		return EXIT_USAGE;
+	}
+	if (elf_parse(vm->elf_buf, vm->elf_size, &vm->elf, err, sizeof(err)) < 0) {
+		fprintf(stderr, "mini-vmm: %s: %s\n", opts->kernel_path, err);
+		return EXIT_USAGE;
+	}
+	if (opts->script_path) {
+		r = read_file(opts->script_path, VM_SCRIPT_MAX, &vm->script_buf, &vm->script_size);
+		if (r < 0) {
+			fprintf(stderr, "mini-vmm: %s: %s\n", opts->script_path,
+				r == -EFBIG ? "file too large (max 1 MiB)" : strerror(-r));
+			return EXIT_USAGE;
+		}
+	}
+	top_guess = opts->ram_size > MEM_PCI_HOLE_START ? opts->ram_size + (MEM_4G - MEM_PCI_HOLE_START)
+							: opts->ram_size;
+	r = mem_layout(&vm->mem, opts->ram_size, vmm_region_size(vm, top_guess));
+	if (r < 0) {
+		fprintf(stderr, "mini-vmm: -m %" PRIu64 ": no room for the guest and the VMM region\n",
+			opts->ram_size);
+		return EXIT_USAGE;
+	}
+	layout_region(vm);
+	if (elf_check_placement(&vm->elf, &vm->mem, err, sizeof(err)) < 0) {
+		fprintf(stderr, "mini-vmm: %s: %s\n", opts->kernel_path, err);
+		return EXIT_USAGE;
+	}
+
+	if (kvm_sys_open(&vm->sys, opts->kvm_path) < 0)
+		return EXIT_USAGE;
+	if (!vm->sys.has_sync_regs) {
+		fprintf(stderr, "mini-vmm: KVM lacks KVM_CAP_SYNC_REGS\n");
+		return EXIT_USAGE;
+	}
+	if (opts->nr_cpus > (unsigned)vm->sys.max_vcpus || opts->nr_cpus > VM_MAX_VCPUS) {
+		fprintf(stderr, "mini-vmm: --cpus %u: KVM supports at most %d vCPUs here\n",
+			opts->nr_cpus, vm->sys.max_vcpus < VM_MAX_VCPUS ? vm->sys.max_vcpus
+									: VM_MAX_VCPUS);
+		return EXIT_USAGE;
+	}
+	vm->nr_vcpus = opts->nr_cpus;
+	r = mem_alloc(&vm->mem);
+	if (r < 0) {
+		fprintf(stderr, "mini-vmm: cannot map %" PRIu64 " bytes of guest RAM: %s\n",
+			opts->ram_size, strerror(-r));
+		return EXIT_USAGE;
+	}
+	vm->fd = kvm_ioctl(vm->sys.fd, KVM_CREATE_VM, (void *)0);
+	if (vm->fd < 0)
+		return EXIT_USAGE;
+	if (set_memslots(vm) < 0)
+		return EXIT_USAGE;
+	copts = (struct cpuid_opts){opts->sev, opts->cbit, bits_for(vm->mem.top)};
+	vm->cpuid = x86_build_cpuid(vm->sys.fd, &copts);
+	if (!vm->cpuid)
+		return EXIT_USAGE;
+	vm->is_amd = x86_cpuid_is_amd(vm->cpuid);
+	if (msr_install_filter(vm) < 0)
+		return EXIT_USAGE;
+	if (vm->sys.has_exit_hypercall) {
+		struct kvm_enable_cap cap = {.cap = KVM_CAP_EXIT_HYPERCALL,
+					     .args = {1ull << KVM_HC_MAP_GPA_RANGE}};
+
+		if (kvm_ioctl(vm->fd, KVM_ENABLE_CAP, &cap) < 0)
+			return EXIT_USAGE;
+	}
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		r = vcpu_create(vm, i);
+		if (r < 0)
+			return EXIT_USAGE;
+		/* docs/PVM.md: MSR 0x4b564d10 = 1 lets a 64-bit guest run natively. */
+		r = x86_set_msr(vm->vcpus[i].fd, MSR_PVM_NATIVE, 1);
+		if (i == 0)
+			vm->pvm_msr = r == 1;
+		else if (vm->pvm_msr && r != 1)
+			return EXIT_USAGE;
+	}
+	if (x86_build_identity_map(&vm->mem, vm->layout.pml4, vm->mem.top) < 0 ||
+	    write_boot_info(vm) < 0) {
+		fprintf(stderr, "mini-vmm: VMM region does not fit\n");
+		return EXIT_USAGE;
+	}
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_kick; /* no SA_RESTART: KVM_RUN must return EINTR */
+	sigaction(SIGUSR1, &sa, NULL);
+	r = probe(vm);
+	if (r < 0) {
+		if (r != -ENOTSUP)
+			fprintf(stderr, "mini-vmm: hypervisor probe failed: %s\n", strerror(-r));
+		return EXIT_USAGE;
+	}
+	if (vm->pvm_msr && !vm->native && !opts->allow_emulated) {
+		fprintf(stderr,
+			"mini-vmm: the guest runs emulated on %s (probe loop %" PRIu64
+			" ns): refusing; --allow-emulated to run anyway\n",
+			vm->sys.hv_name, vm->probe_loop_ns);
+		return EXIT_USAGE;
+	}
+	/* Rewrite params: the transport is known only now. */
+	if (write_boot_info(vm) < 0)
+		return EXIT_USAGE;
+	if (elf_load(&vm->elf, &vm->mem) < 0)
+		return EXIT_USAGE;
+
+	r = encmap_init(&vm->encmap, mem_nr_pages(&vm->mem));
+	if (r < 0) {
+		fprintf(stderr, "mini-vmm: cannot allocate the encryption bitmap\n");
+		return EXIT_USAGE;
+	}
+	if (opts->sev) {
+		/* As OVMF would: the firmware window is shared from the start. */
+		struct encmap_prov fw = {ENCMAP_VCPU_FIRMWARE, 0, 0};
+
+		encmap_set_shared(&vm->encmap, MEM_FW_SHARED_GPA >> PAGE_SHIFT,
+				  MEM_FW_SHARED_SIZE >> PAGE_SHIFT, &fw);
+	}
+	if (evlog_open(&vm->log, opts->log_path) < 0) {
+		fprintf(stderr, "mini-vmm: cannot open log %s: %s\n", opts->log_path,
+			strerror(errno));
+		return EXIT_USAGE;
+	}
+	log_start(vm);
+	if (opts->sev) {
+		pthread_mutex_lock(&vm->lock);
+		check_snapshot_locked(vm, NULL, "firmware");
+		pthread_mutex_unlock(&vm->lock);
+	}
+	if (opts->verbose)
+		fprintf(stderr,
+			"mini-vmm: hypervisor %s, %s (probe loop %" PRIu64
+			" ns), hypercall transport %s, %u vCPU(s), %" PRIu64 " MiB\n",
+			vm->sys.hv_name, vm->native ? "native" : "emulated", vm->probe_loop_ns,
+			transport_name(vm->transport), vm->nr_vcpus, vm->mem.ram_size >> 20);
+
+	vm->vcpus[0].start_rip = vm->elf.entry;
+	vm->vcpus[0].start_rsp = 0;
+	vm->vcpus[0].start_rdi = vm->layout.start_info;
+	vm->vcpus[0].start_cr3 = vm->layout.pml4;
+	vm->vcpus[0].state = VCPU_PENDING;
+	sched_init(vm);
+	return 0;
+}
+
+static void watchdog(struct vm *vm, uint64_t *last_exits, uint64_t *stuck_ticks)
+{
+	bool any_alive = false;
+
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		if (v->state == VCPU_RUNNING || v->state == VCPU_PENDING)
+			any_alive = true;
+		if (v->state != VCPU_RUNNING) {
+			stuck_ticks[i] = 0;
+			continue;
+		}
+		if (v->exits == last_exits[i]) {
+			stuck_ticks[i]++;
+			vcpu_kick(v);
+		} else {
+			stuck_ticks[i] = 0;
+		}
+		last_exits[i] = v->exits;
+		if (vm->opts.sched == SCHED_SERIAL &&
+		    stuck_ticks[i] * WATCHDOG_TICK_MS * 1000000ull >= SCHED_SPIN_LIMIT_NS)
+			vm_stop_locked(vm, EXIT_GUEST_CRASH,
+				       "vCPU %u ran %llu ms without an exit under --sched=serial: "
+				       "guest wait loops must YIELD",
+				       i, (unsigned long long)(SCHED_SPIN_LIMIT_NS / 1000000));
+	}
+	if (!any_alive)
+		vm_stop_locked(vm, EXIT_GUEST_CRASH, "every vCPU is parked: nothing left to run");
+}
+
+int vm_run(struct vm *vm)
+{
+	uint64_t deadline = now_ns() + vm->opts.timeout_s * 1000000000ull;
+	uint64_t last_exits[VM_MAX_VCPUS] = {0}, stuck[VM_MAX_VCPUS] = {0};
+
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		if (vcpu_start_thread(&vm->vcpus[i]) < 0) {
+			vm_stop(vm, EXIT_USAGE, "cannot start vCPU threads");
+			break;
+		}
+	pthread_mutex_lock(&vm->lock);
+	while (!vm->stopping) {
+		struct timespec ts;
+		uint64_t now = now_ns(), wake = now + WATCHDOG_TICK_MS * 1000000ull;
+
+		if (now >= deadline) {
+			vm_stop_locked(vm, EXIT_TIMEOUT, "timeout after %" PRIu64 " s",
+				       vm->opts.timeout_s);
+			break;
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += WATCHDOG_TICK_MS * 1000000l;
+		if (ts.tv_nsec >= 1000000000l) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000l;
+		}
+		pthread_cond_timedwait(&vm->cond, &vm->lock, &ts);
+		if (!vm->stopping && now_ns() >= wake)
+			watchdog(vm, last_exits, stuck);
+	}
+	pthread_mutex_unlock(&vm->lock);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		while (v->thread_started) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 1;
+			if (pthread_timedjoin_np(v->thread, NULL, &ts) == 0)
+				break;
+			vcpu_kick(v);
+		}
+		v->thread_started = false;
+	}
+
+	/* docs/PVM.md: only this statistic shows a fall back to emulation. */
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		uint64_t n = 0;
+
+		if (kvm_read_stat(vm->vcpus[i].fd, "insn_emulation", &n) == 0)
+			vm->insn_emulation += n;
+	}
+	if (vm->opts.verbose)
+		fprintf(stderr, "mini-vmm: first guest instruction after %" PRIu64 " us, %" PRIu64
+				" instructions emulated\n",
+			(vm->t_first_run_ns - vm->t_start_ns) / 1000, vm->insn_emulation);
+	if (vm->exit_status == EXIT_OK && vm->checks_failed)
+		vm->exit_status = EXIT_CHECK_FAILED;
+	pthread_mutex_lock(&vm->lock);
+	if (vm->opts.sev)
+		check_snapshot_locked(vm, NULL, "exit");
+	evlog_begin(&vm->log, "exit", -1, vm->generation);
+	evlog_u64(&vm->log, "status", (uint64_t)vm->exit_status);
+	evlog_str(&vm->log, "reason", vm->exit_reason);
+	evlog_u64(&vm->log, "hypercalls", vm->hypercalls);
+	evlog_u64(&vm->log, "hypercall_errors", vm->hypercall_errors);
+	evlog_u64(&vm->log, "checks_run", vm->checks_run);
+	evlog_u64(&vm->log, "checks_failed", vm->checks_failed);
+	evlog_u64(&vm->log, "first_run_ns", vm->t_first_run_ns - vm->t_start_ns);
+	evlog_u64(&vm->log, "insn_emulation", vm->insn_emulation);
+	evlog_end(&vm->log);
+	pthread_mutex_unlock(&vm->lock);
+	return vm->exit_status;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	for (unsigned i = 0; i < VM_MAX_VCPUS; i++)
+		if (vm->vcpus[i].vm)
+			vcpu_destroy(&vm->vcpus[i]);
+	if (vm->fd >= 0)
+		close(vm->fd);
+	kvm_sys_close(&vm->sys);
+	mem_free(&vm->mem);
+	encmap_destroy(&vm->encmap);
+	evlog_close(&vm->log);
+	free(vm->cpuid);
+	free(vm->elf_buf);
+	free(vm->script_buf);
+	pthread_mutex_destroy(&vm->lock);
+	pthread_cond_destroy(&vm->cond);
+}

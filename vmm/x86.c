@@ -1,0 +1,303 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "x86.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "kvm.h"
+#include "minivmm/abi.h"
+#include "util.h"
+
+/* Null, 64-bit code (type 0xb, L=1, D=0, G=1), data (type 3, G=1). */
+const uint64_t x86_gdt[GDT_ENTRIES] = {
+	0,
+	0x00af9b000000ffffull,
+	0x00cf93000000ffffull,
+};
+
+void x86_segment_from_gdt(uint16_t sel, struct kvm_segment *seg)
+{
+	uint64_t d = x86_gdt[sel >> 3];
+
+	memset(seg, 0, sizeof(*seg));
+	seg->selector = sel;
+	seg->base = ((d >> 16) & 0xffffff) | ((d >> 32) & 0xff000000);
+	seg->limit = (uint32_t)((d & 0xffff) | ((d >> 32) & 0xf0000));
+	seg->type = (d >> 40) & 0xf;
+	seg->s = (d >> 44) & 1;
+	seg->dpl = (d >> 45) & 3;
+	seg->present = (d >> 47) & 1;
+	seg->avl = (d >> 52) & 1;
+	seg->l = (d >> 53) & 1;
+	seg->db = (d >> 54) & 1;
+	seg->g = (d >> 55) & 1;
+	if (seg->g)
+		seg->limit = (seg->limit << 12) | 0xfff;
+}
+
+uint64_t x86_pt_pages(uint64_t top)
+{
+	uint64_t gib = ALIGN_UP(top, SZ_1G) / SZ_1G;
+	uint64_t pdpts = (gib + 511) / 512;
+
+	return 1 + pdpts + gib;
+}
+
+int x86_build_identity_map(struct guest_mem *mem, uint64_t pml4_gpa, uint64_t top)
+{
+	uint64_t gib = ALIGN_UP(top, SZ_1G) / SZ_1G;
+	uint64_t pdpts = (gib + 511) / 512;
+	uint64_t pdpt_gpa = pml4_gpa + PAGE_SIZE;
+	uint64_t pd_gpa = pdpt_gpa + pdpts * PAGE_SIZE;
+	uint64_t *pml4, *pdpt, *pd;
+	const uint64_t table = PTE_P | PTE_W | PTE_US;
+
+	if (pdpts > 512)
+		return -EINVAL;
+	pml4 = mem_gpa_to_hva(mem, pml4_gpa, PAGE_SIZE * x86_pt_pages(top));
+	if (!pml4 || !IS_ALIGNED(pml4_gpa, PAGE_SIZE))
+		return -EFAULT;
+	pdpt = pml4 + 512;
+	pd = pdpt + 512 * pdpts;
+	memset(pml4, 0, PAGE_SIZE * x86_pt_pages(top));
+	for (uint64_t i = 0; i < pdpts; i++)
+		pml4[i] = (pdpt_gpa + i * PAGE_SIZE) | table;
+	for (uint64_t g = 0; g < gib; g++) {
+		pdpt[g] = (pd_gpa + g * PAGE_SIZE) | table;
+		for (uint64_t j = 0; j < 512; j++)
+			pd[g * 512 + j] = (g * SZ_1G + j * SZ_2M) | table | PTE_PS;
+	}
+	return 0;
+}
+
+void x86_long_mode_sregs(struct kvm_sregs *sregs, uint64_t cr3, uint64_t gdt_gpa)
+{
+	struct kvm_segment code, data;
+
+	x86_segment_from_gdt(GDT_SEL_CODE, &code);
+	x86_segment_from_gdt(GDT_SEL_DATA, &data);
+	sregs->cs = code;
+	sregs->ds = sregs->es = sregs->fs = sregs->gs = sregs->ss = data;
+	sregs->gdt.base = gdt_gpa;
+	sregs->gdt.limit = sizeof(x86_gdt) - 1;
+	sregs->cr0 = X86_CR0_PE | X86_CR0_MP | X86_CR0_ET | X86_CR0_NE | X86_CR0_WP | X86_CR0_AM |
+		     X86_CR0_PG;
+	sregs->cr3 = cr3;
+	sregs->cr4 = X86_CR4_PAE | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT;
+	sregs->efer = X86_EFER_SCE | X86_EFER_LME | X86_EFER_LMA;
+}
+
+static struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid2 *c, uint32_t fn, uint32_t idx)
+{
+	for (uint32_t i = 0; i < c->nent; i++)
+		if (c->entries[i].function == fn && c->entries[i].index == idx)
+			return &c->entries[i];
+	return NULL;
+}
+
+/* Find or append (capacity checked by the caller's allocation). */
+static struct kvm_cpuid_entry2 *cpuid_get(struct kvm_cpuid2 *c, uint32_t fn)
+{
+	struct kvm_cpuid_entry2 *e = cpuid_find(c, fn, 0);
+
+	if (!e) {
+		e = &c->entries[c->nent++];
+		memset(e, 0, sizeof(*e));
+		e->function = fn;
+	}
+	return e;
+}
+
+bool x86_cpuid_is_amd(const struct kvm_cpuid2 *cpuid)
+{
+	for (uint32_t i = 0; i < cpuid->nent; i++) {
+		const struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
+
+		if (e->function == 0)
+			return e->ebx == 0x68747541 /* "Auth" */ || e->ebx == 0x6f677948 /* "Hygo" */;
+	}
+	return false;
+}
+
+struct kvm_cpuid2 *x86_build_cpuid(int kvm_fd, const struct cpuid_opts *opts)
+{
+	const unsigned spare = 8;
+	struct kvm_cpuid2 *c = NULL;
+	struct kvm_cpuid_entry2 *e;
+	uint32_t nent = 64;
+	int r;
+
+	for (;;) {
+		free(c);
+		c = calloc(1, sizeof(*c) + (nent + spare) * sizeof(c->entries[0]));
+		if (!c)
+			return NULL;
+		c->nent = nent;
+		r = kvm_ioctl_raw(kvm_fd, KVM_GET_SUPPORTED_CPUID, c);
+		if (r == -E2BIG && nent < 4096) {
+			nent *= 2;
+			continue;
+		}
+		if (r < 0) {
+			kvm_ioctl_named(kvm_fd, KVM_GET_SUPPORTED_CPUID, c, "KVM_GET_SUPPORTED_CPUID");
+			free(c);
+			return NULL;
+		}
+		break;
+	}
+
+	/* cpuid.rst: KVM_CPUID_SIGNATURE = "KVMKVMKVM\0\0\0", EAX = max leaf. */
+	e = cpuid_get(c, KVM_CPUID_SIGNATURE);
+	e->eax = KVM_CPUID_FEATURES;
+	e->ebx = 0x4b4d564b;
+	e->ecx = 0x564b4d56;
+	e->edx = 0x4d;
+	e = cpuid_get(c, KVM_CPUID_FEATURES);
+	e->eax &= ~((1u << KVM_FEATURE_HC_MAP_GPA_RANGE) | (1u << KVM_FEATURE_MIGRATION_CONTROL));
+	if (opts->sev)
+		e->eax |= (1u << KVM_FEATURE_HC_MAP_GPA_RANGE) |
+			  (1u << KVM_FEATURE_MIGRATION_CONTROL);
+
+	e = cpuid_get(c, 0x80000000);
+	if (opts->sev && e->eax < CPUID_AMD_SEV)
+		e->eax = CPUID_AMD_SEV;
+	/* AMD APM 15.34.1: 0x8000001F EAX bit 1 = SEV, EBX[5:0] = C-bit. */
+	e = cpuid_get(c, CPUID_AMD_SEV);
+	if (opts->sev) {
+		e->eax = 1u << 1;
+		e->ebx = opts->cbit & 0x3f;
+		e->ecx = 1; /* number of encrypted guests supported */
+		e->edx = 0;
+	} else {
+		e->eax = e->ebx = e->ecx = e->edx = 0;
+	}
+	if (opts->phys_bits) {
+		e = cpuid_get(c, 0x80000008);
+		if ((e->eax & 0xff) < opts->phys_bits)
+			e->eax = (e->eax & ~0xffu) | opts->phys_bits;
+	}
+	return c;
+}
+
+int x86_set_msr(int vcpu_fd, uint32_t index, uint64_t value)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry entry;
+	} m;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.nmsrs = 1;
+	m.entry.index = index;
+	m.entry.data = value;
+	return kvm_ioctl_raw(vcpu_fd, KVM_SET_MSRS, &m);
+}
+
+static const uint64_t *table_at(const struct guest_mem *mem, uint64_t entry_or_cr3)
+{
+	return mem_gpa_to_hva(mem, entry_or_cr3 & PTE_ADDR_MASK, PAGE_SIZE);
+}
+
+static uint64_t canonical(uint64_t va)
+{
+	return (uint64_t)((int64_t)(va << 16) >> 16);
+}
+
+int x86_walk_page_tables(const struct guest_mem *mem, uint64_t cr3, uint64_t max_leaves,
+			 int (*fn)(const struct pt_leaf *leaf, void *ctx), void *ctx)
+{
+	const uint64_t *l4 = table_at(mem, cr3);
+	uint64_t leaves = 0;
+	int r;
+
+	if (!l4)
+		return -EFAULT;
+	for (unsigned i4 = 0; i4 < 512; i4++) {
+		const uint64_t *l3;
+
+		if (!(l4[i4] & PTE_P))
+			continue;
+		l3 = table_at(mem, l4[i4]);
+		if (!l3)
+			return -EFAULT;
+		for (unsigned i3 = 0; i3 < 512; i3++) {
+			uint64_t e3 = l3[i3], va3 = ((uint64_t)i4 << 39) | ((uint64_t)i3 << 30);
+			const uint64_t *l2;
+
+			if (!(e3 & PTE_P))
+				continue;
+			if (e3 & PTE_PS) {
+				struct pt_leaf lf = {canonical(va3), e3 & PTE_ADDR_MASK & ~(SZ_1G - 1),
+						     SZ_1G, e3};
+
+				if (++leaves > max_leaves)
+					return -E2BIG;
+				if ((r = fn(&lf, ctx)))
+					return r;
+				continue;
+			}
+			l2 = table_at(mem, e3);
+			if (!l2)
+				return -EFAULT;
+			for (unsigned i2 = 0; i2 < 512; i2++) {
+				uint64_t e2 = l2[i2], va2 = va3 | ((uint64_t)i2 << 21);
+				const uint64_t *l1;
+
+				if (!(e2 & PTE_P))
+					continue;
+				if (e2 & PTE_PS) {
+					struct pt_leaf lf = {canonical(va2),
+							     e2 & PTE_ADDR_MASK & ~(SZ_2M - 1), SZ_2M, e2};
+
+					if (++leaves > max_leaves)
+						return -E2BIG;
+					if ((r = fn(&lf, ctx)))
+						return r;
+					continue;
+				}
+				l1 = table_at(mem, e2);
+				if (!l1)
+					return -EFAULT;
+				for (unsigned i1 = 0; i1 < 512; i1++) {
+					uint64_t e1 = l1[i1];
+					struct pt_leaf lf = {canonical(va2 | ((uint64_t)i1 << 12)),
+							     e1 & PTE_ADDR_MASK, PAGE_SIZE, e1};
+
+					if (!(e1 & PTE_P))
+						continue;
+					if (++leaves > max_leaves)
+						return -E2BIG;
+					if ((r = fn(&lf, ctx)))
+						return r;
+				}
+			}
+		}
+	}
+	return 0;
+}
+
+int x86_gva_to_gpa(const struct guest_mem *mem, uint64_t cr3, uint64_t gva, uint64_t *gpa)
+{
+	const uint64_t *t = table_at(mem, cr3);
+	int shift = 39;
+
+	for (int level = 4; level >= 1; level--, shift -= 9) {
+		uint64_t e;
+
+		if (!t)
+			return -EFAULT;
+		e = t[(gva >> shift) & 511];
+		if (!(e & PTE_P))
+			return -ENOENT;
+		if (level == 1 || ((level == 2 || level == 3) && (e & PTE_PS))) {
+			uint64_t size = 1ull << shift;
+
+			*gpa = (e & PTE_ADDR_MASK & ~(size - 1)) | (gva & (size - 1));
+			return 0;
+		}
+		t = table_at(mem, e);
+	}
+	return -ENOENT;
+}

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * x86 state the VMM gives a vCPU: the GDT (one array, written to guest
+ * memory and used to derive the segment registers, so they cannot
+ * disagree), identity page tables, long-mode sregs, CPUID, MSR filter.
+ */
+#ifndef MINIVMM_X86_H
+#define MINIVMM_X86_H
+
+#include <linux/kvm.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "memory.h"
+
+#define X86_CR0_PE (1ull << 0)
+#define X86_CR0_MP (1ull << 1)
+#define X86_CR0_ET (1ull << 4)
+#define X86_CR0_NE (1ull << 5)
+#define X86_CR0_WP (1ull << 16)
+#define X86_CR0_AM (1ull << 18)
+#define X86_CR0_PG (1ull << 31)
+#define X86_CR4_PAE (1ull << 5)
+#define X86_CR4_OSFXSR (1ull << 9)
+#define X86_CR4_OSXMMEXCPT (1ull << 10)
+#define X86_EFER_SCE (1ull << 0)
+#define X86_EFER_LME (1ull << 8)
+#define X86_EFER_LMA (1ull << 10)
+
+#define PTE_P (1ull << 0)
+#define PTE_W (1ull << 1)
+#define PTE_US (1ull << 2)
+#define PTE_PS (1ull << 7)
+#define PTE_NX (1ull << 63)
+#define PTE_ADDR_MASK 0x000ffffffffff000ull
+
+#define GDT_SEL_CODE 0x08
+#define GDT_SEL_DATA 0x10
+#define GDT_ENTRIES 3
+
+/* kvm_pvm (docs/PVM.md): writing 1 lets a 64-bit guest run natively. */
+#define MSR_PVM_NATIVE 0x4b564d10u
+
+extern const uint64_t x86_gdt[GDT_ENTRIES];
+
+/* Segment register described by GDT entry `sel`. */
+void x86_segment_from_gdt(uint16_t sel, struct kvm_segment *seg);
+
+/* Page-table pages needed to identity map [0, top) with 2 MiB pages. */
+uint64_t x86_pt_pages(uint64_t top);
+/*
+ * Build an identity map of [0, top) at pml4_gpa (followed by the PDPT and
+ * PD pages), U/S set at every level (docs/PVM.md: required to run
+ * natively on kvm_pvm; harmless on hardware KVM). 0 or -EFAULT.
+ */
+int x86_build_identity_map(struct guest_mem *mem, uint64_t pml4_gpa, uint64_t top);
+
+/* Long-mode sregs: CR0/CR4/EFER as docs/PVM.md, flat 64-bit segments. */
+void x86_long_mode_sregs(struct kvm_sregs *sregs, uint64_t cr3, uint64_t gdt_gpa);
+
+struct cpuid_opts {
+	bool sev;          /* advertise the emulated SEV platform */
+	unsigned cbit;     /* C-bit position */
+	unsigned phys_bits; /* MAXPHYADDR to advertise (0 = leave) */
+};
+
+/*
+ * KVM_GET_SUPPORTED_CPUID, edited for mini-vmm: KVM signature leaves,
+ * SEV leaves when asked, physical address width. Caller frees.
+ */
+struct kvm_cpuid2 *x86_build_cpuid(int kvm_fd, const struct cpuid_opts *opts);
+/* CPU vendor from the supported CPUID: true for AMD/Hygon. */
+bool x86_cpuid_is_amd(const struct kvm_cpuid2 *cpuid);
+
+/* Set one MSR through KVM_SET_MSRS. 1 if KVM took it, 0 if refused, -errno. */
+int x86_set_msr(int vcpu_fd, uint32_t index, uint64_t value);
+
+#endif
+
+/* ---- guest page-table walks (4-level, 4K/2M/1G leaves) ---- */
+
+struct pt_leaf {
+	uint64_t va;   /* canonical virtual address of the mapping */
+	uint64_t gpa;  /* physical address */
+	uint64_t size; /* 4 KiB, 2 MiB or 1 GiB */
+	uint64_t pte;  /* the leaf entry (flags, software bits) */
+};
+
+/*
+ * Call fn for every present leaf reachable from cr3. Table pages must be
+ * backed guest memory; at most max_leaves leaves are visited (a hostile
+ * guest can make every entry point at the same table). Returns 0, the
+ * first non-zero value fn returned, -EFAULT for a table outside memory, or
+ * -E2BIG when max_leaves is exceeded.
+ */
+int x86_walk_page_tables(const struct guest_mem *mem, uint64_t cr3, uint64_t max_leaves,
+			 int (*fn)(const struct pt_leaf *leaf, void *ctx), void *ctx);
+/* Translate one virtual address. 0, -ENOENT (not mapped) or -EFAULT. */
+int x86_gva_to_gpa(const struct guest_mem *mem, uint64_t cr3, uint64_t gva, uint64_t *gpa);
