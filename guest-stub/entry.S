@@ -40,6 +40,55 @@ ap_entry:
 2:	hlt
 	jmp 2b
 
+/*
+ * kexec trampoline, copied to a safe low page and run with RDI = handover.
+ * Position independent, no stack: copies every segment (8 bytes a store:
+ * kvm_pvm emulates rep movs one iteration at a time), zeroes the rest,
+ * then enters the new image with RDI = start info, RSI = handover.
+ */
+	.section .text
+	.globl kexec_trampoline, kexec_trampoline_end
+kexec_trampoline:
+	mov 32(%rdi), %r8          /* nsegs */
+	lea 40(%rdi), %r9          /* seg[0] */
+4:	test %r8, %r8
+	jz 8f
+	mov 0(%r9), %rsi           /* src */
+	mov 8(%r9), %rdx           /* dst */
+	mov 16(%r9), %rcx          /* filesz */
+	mov 24(%r9), %r10          /* memsz */
+	sub %rcx, %r10             /* bytes to zero */
+5:	cmp $8, %rcx
+	jb 6f
+	mov (%rsi), %rax
+	mov %rax, (%rdx)
+	add $8, %rsi
+	add $8, %rdx
+	sub $8, %rcx
+	jmp 5b
+6:	test %rcx, %rcx
+	jz 7f
+	movb (%rsi), %al
+	movb %al, (%rdx)
+	inc %rsi
+	inc %rdx
+	dec %rcx
+	jmp 6b
+7:	test %r10, %r10
+	jz 9f
+	movb $0, (%rdx)
+	inc %rdx
+	dec %r10
+	jmp 7b
+9:	add $32, %r9
+	dec %r8
+	jmp 4b
+8:	mov %rdi, %rsi
+	mov 16(%rsi), %rdi         /* start_info */
+	mov 24(%rsi), %rax         /* entry */
+	jmp *%rax
+kexec_trampoline_end:
+
 	.section .bss
 	.balign 4096
 boot_stack:

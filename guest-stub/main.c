@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* Guest scenarios, chosen with scenario=NAME on the command line. */
-#include "guest.h"
+#include "kexec.h"
 
 static char decrypted_page[4096] __attribute__((section(".bss_decrypted"), aligned(4096)));
 
@@ -22,7 +22,7 @@ static uint64_t alloc_aligned(uint64_t npages, uint64_t align)
 }
 
 /* What a kernel shares at boot: .bss..decrypted, per-CPU pv pages, swiotlb. */
-static void share_boot_pages(void)
+void kexec_share_boot_pages(void)
 {
 	set_memory_decrypted((uint64_t)decrypted_page, 1);
 	shared.pv_pages = alloc_pages(boot.nr_cpus);
@@ -51,13 +51,14 @@ static void scenario_sev(void)
 	uint64_t v;
 
 	GUEST_ASSERT_EQ(sev_active, want);
+	guest_sync(SYNC_BOOT, boot.generation, 0);
 	boot_print();
 	if (!sev_active) {
 		printf("no SEV: sharing nothing\n");
 		return;
 	}
 	printf("SEV active, C-bit %u, transport %u\n", __builtin_ctzll(cbit_mask), hc_transport);
-	share_boot_pages();
+	kexec_share_boot_pages();
 	/* The shared pages are really mapped without the C-bit, and usable. */
 	GUEST_ASSERT(!page_is_encrypted((uint64_t)decrypted_page));
 	GUEST_ASSERT(page_is_encrypted((uint64_t)&shared));
@@ -182,12 +183,12 @@ static const struct scenario scenarios[] = {
 	{"script", scenario_script},
 	{"fault", scenario_fault},
 	{"spin", scenario_spin},
+	{"kexec", scenario_kexec},
 };
 
 void ap_main(uint64_t cpu)
 {
-	(void)cpu;
-	ucall(UCALL_PARK, 0);
+	kexec_ap_main(cpu);
 }
 
 void guest_main(uint64_t start_info, uint64_t handover)
@@ -195,8 +196,12 @@ void guest_main(uint64_t start_info, uint64_t handover)
 	char name[32];
 	const char *s;
 
-	(void)handover;
+	const struct handover *h = (const void *)handover;
+
 	boot_parse(start_info);
+	boot.generation = 1;
+	if (h && h->magic == HANDOVER_MAGIC)
+		boot.generation = h->generation;
 	sev_detect();
 	mm_init();
 	s = cmdline_get("scenario", name, sizeof(name));

@@ -44,7 +44,8 @@ void mm_init(void)
 	uint64_t top = ALIGN_UP(boot.ram_top, SZ_1G), *pml4;
 
 	boot_cr3 = read_cr3();
-	next_free = ALIGN_UP((uint64_t)_end, PAGE_SIZE);
+	/* Each generation allocates elsewhere, as a relocated kernel would. */
+	next_free = ALIGN_UP((uint64_t)_end, PAGE_SIZE) + (boot.generation % 8) * 2 * PAGE_SIZE;
 	/* Odd frame for the PML4. */
 	if (!((next_free >> 12) & 1))
 		next_free += PAGE_SIZE;

@@ -57,6 +57,7 @@ static int check_segments(struct elf_image *img, char *err, size_t errlen)
 
 int elf_parse(const void *buf, size_t size, struct elf_image *img, char *err, size_t errlen)
 {
+	const uint8_t *ident = buf;
 	Elf *e;
 	GElf_Ehdr eh;
 	size_t phnum;
@@ -67,8 +68,21 @@ int elf_parse(const void *buf, size_t size, struct elf_image *img, char *err, si
 	img->size = size;
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		return fail(err, errlen, "libelf: %s", elf_errmsg(-1));
+	/*
+	 * Identity and size first, on the raw bytes: libelf accepts a file cut
+	 * inside its headers and silently reports fewer program headers
+	 * (elf_getphdrnum() clamps to what fits), which would drop segments.
+	 */
 	if (size < EI_NIDENT || memcmp(buf, ELFMAG, SELFMAG) != 0)
 		return fail(err, errlen, "not an ELF file");
+	if (ident[EI_CLASS] != ELFCLASS64)
+		return fail(err, errlen, "ELF class %u is not ELFCLASS64 (a 64-bit guest is required)",
+			    ident[EI_CLASS]);
+	if (ident[EI_DATA] != ELFDATA2LSB)
+		return fail(err, errlen, "not little-endian (EI_DATA %u)", ident[EI_DATA]);
+	if (size < sizeof(Elf64_Ehdr))
+		return fail(err, errlen, "truncated ELF header (%zu of %zu bytes)", size,
+			    sizeof(Elf64_Ehdr));
 	/* libelf wants a mutable buffer but does not write to it read-only. */
 	e = elf_memory((char *)buf, size);
 	if (!e)
@@ -77,16 +91,8 @@ int elf_parse(const void *buf, size_t size, struct elf_image *img, char *err, si
 		fail(err, errlen, "not an ELF object");
 		goto out;
 	}
-	if (gelf_getclass(e) != ELFCLASS64) {
-		fail(err, errlen, "not ELFCLASS64 (a 64-bit guest is required)");
-		goto out;
-	}
-	if (((const uint8_t *)buf)[EI_DATA] != ELFDATA2LSB) {
-		fail(err, errlen, "not little-endian");
-		goto out;
-	}
 	if (!gelf_getehdr(e, &eh)) {
-		fail(err, errlen, "truncated ELF header: %s", elf_errmsg(-1));
+		fail(err, errlen, "bad ELF header: %s", elf_errmsg(-1));
 		goto out;
 	}
 	if (eh.e_machine != EM_X86_64) {
@@ -97,13 +103,24 @@ int elf_parse(const void *buf, size_t size, struct elf_image *img, char *err, si
 		fail(err, errlen, "e_type %u is not ET_EXEC", eh.e_type);
 		goto out;
 	}
-	if (elf_getphdrnum(e, &phnum) != 0) {
-		fail(err, errlen, "bad program headers: %s", elf_errmsg(-1));
+	/* PN_XNUM (more than 65534 headers) makes no sense for a guest image. */
+	if (eh.e_phnum == PN_XNUM) {
+		fail(err, errlen, "extended program header numbering (e_phnum %#x) not supported",
+		     eh.e_phnum);
 		goto out;
 	}
-	if (eh.e_phentsize != sizeof(Elf64_Phdr) ||
-	    !range_within(eh.e_phoff, (uint64_t)phnum * sizeof(Elf64_Phdr), 0, size)) {
-		fail(err, errlen, "program headers beyond end of file");
+	if (eh.e_phnum && eh.e_phentsize != sizeof(Elf64_Phdr)) {
+		fail(err, errlen, "e_phentsize %u is not %zu", eh.e_phentsize, sizeof(Elf64_Phdr));
+		goto out;
+	}
+	if (!range_within(eh.e_phoff, (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr), 0, size)) {
+		fail(err, errlen,
+		     "program headers [%#lx, +%u * %zu) beyond end of file (%zu bytes): truncated?",
+		     eh.e_phoff, eh.e_phnum, sizeof(Elf64_Phdr), size);
+		goto out;
+	}
+	if (elf_getphdrnum(e, &phnum) != 0 || phnum != eh.e_phnum) {
+		fail(err, errlen, "bad program headers: %s", elf_errmsg(-1));
 		goto out;
 	}
 	img->entry = eh.e_entry;

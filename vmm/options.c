@@ -156,7 +156,12 @@ enum opts_result opts_parse(int argc, char **argv, struct vm_opts *o, FILE *out,
 		.timeout_s = 60,
 		.cbit = 52,
 	};
-	optind = 1;
+	/*
+	 * 0, not 1: glibc then re-initialises all of getopt's state, including
+	 * the position inside a group of short options ("-vh") that an earlier
+	 * call may have returned from (it would point into the old argv).
+	 */
+	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":m:c:vhV", long_opts, NULL)) != -1) {
 		switch (c) {
@@ -262,14 +267,31 @@ enum opts_result opts_parse(int argc, char **argv, struct vm_opts *o, FILE *out,
 			fprintf(out, "mini-vmm %s\n", MINIVMM_VERSION);
 			return OPTS_EXIT_OK;
 		case ':':
-			BAD("option %s needs a value (see --help)", argv[optind - 1]);
-		default:
-			BAD("unknown option %s (see --help)", argv[optind - 1]);
+		default: {
+			/*
+			 * The element just scanned is argv[optind - 1]: "--name[=v]"
+			 * for long options, else a group of short ones. glibc sets
+			 * optopt to the short option, the long option's val, or 0.
+			 */
+			const char *arg = argv[optind - 1];
+			int len = (int)strcspn(arg, "=");
+
+			if (strncmp(arg, "--", 2) != 0)
+				BAD("%s -%c (see --help)",
+				    c == ':' ? "missing value for option" : "unknown option", optopt);
+			if (c == ':')
+				BAD("missing value for option %.*s (see --help)", len, arg);
+			if (optopt)
+				BAD("option %.*s takes no value (see --help)", len, arg);
+			BAD("unknown option %.*s (see --help)", len, arg);
+		}
 		}
 	}
+	if (optind >= argc)
+		BAD("no guest ELF given (see --help)");
 	if (optind != argc - 1)
-		BAD("%s", optind >= argc ? "no guest ELF given (see --help)"
-					 : "exactly one guest ELF expected (see --help)");
+		BAD("exactly one guest ELF expected, got %d ('%s', '%s'%s) (see --help)",
+		    argc - optind, argv[optind], argv[optind + 1], argc - optind > 2 ? ", ..." : "");
 	o->kernel_path = argv[optind];
 	if (o->sched == SCHED_SERIAL && o->timeout_s == 0)
 		BAD("--timeout must be positive");

@@ -63,12 +63,13 @@ bool sched_wait_turn(struct vcpu *vcpu)
 	if (vm->opts.sched != SCHED_SERIAL)
 		return !__atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE);
 	pthread_mutex_lock(&vm->lock);
-	while (!vm->stopping && vm->sched_current != (int)vcpu->id) {
-		if (vm->sched_current < 0 || !runnable(&vm->vcpus[vm->sched_current]))
-			pick_next_locked(vm);
-		else
-			pthread_cond_wait(&vm->cond, &vm->lock);
-	}
+	/*
+	 * Only the vCPU holding the turn picks the next one (after an exit, a
+	 * park or its end): a waiter that picked would draw from the PRNG at
+	 * a time that depends on thread timing.
+	 */
+	while (!vm->stopping && vm->sched_current != (int)vcpu->id)
+		pthread_cond_wait(&vm->cond, &vm->lock);
 	go = !vm->stopping;
 	pthread_mutex_unlock(&vm->lock);
 	return go;

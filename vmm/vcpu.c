@@ -341,7 +341,7 @@ static void *vcpu_thread(void *arg)
 				break;
 			if (spinning_on_hypercall(vcpu))
 				break;
-			sched_after_exit(vcpu, ACT_CONTINUE);
+			/* A kick is wall-clock driven: never a scheduling point. */
 			continue;
 		}
 		sched_inject(vcpu);

@@ -615,8 +615,12 @@ int vm_run(struct vm *vm)
 		fprintf(stderr, "mini-vmm: first guest instruction after %" PRIu64 " us, %" PRIu64
 				" instructions emulated\n",
 			(vm->t_first_run_ns - vm->t_start_ns) / 1000, vm->insn_emulation);
-	if (vm->exit_status == EXIT_OK && vm->checks_failed)
+	if (vm->exit_status == EXIT_OK && vm->checks_failed) {
 		vm->exit_status = EXIT_CHECK_FAILED;
+		snprintf(vm->exit_reason, sizeof(vm->exit_reason),
+			 "guest finished, but %" PRIu64 " of %" PRIu64 " bitmap checks failed",
+			 vm->checks_failed, vm->checks_run);
+	}
 	pthread_mutex_lock(&vm->lock);
 	if (vm->opts.sev)
 		check_snapshot_locked(vm, NULL, "exit");

@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * scenario=kexec: a guest kernel that shares its pages, lets its APs
+ * service device requests through bounce buffers, and kexecs into a fresh
+ * copy of itself, resetting the host's encryption bitmap with one of the
+ * strategies of DESIGN.md.
+ *
+ * The old instance: KEXEC_BEGIN, the strategy's reboot path on the boot CPU
+ * (v12/msr-off/mute/every-cpu reset here, while the APs are still
+ * servicing devices, as the reboot notifier of the v12 patch does), then
+ * stop_other_cpus: every AP runs its per-CPU hook (every-cpu: reset;
+ * last-cpu: count down, the last one resets; msr-off/upstream: MSR 0) and
+ * parks wherever it was in its request, as an NMI-stopped CPU does. Then
+ * the image is copied from module 0 by a trampoline and entered.
+ *
+ * The new instance: BOOT(gen) (the VMM checks a clean bitmap for the
+ * strategies that reset before the jump), upstream resets all E820 RAM in
+ * early boot, shares its own pages (at generation-dependent addresses, as a
+ * relocated kernel would), writes READY, SYNC READY (the VMM checks), starts
+ * its APs, and lets them work before the next cycle.
+ */
+#include "kexec.h"
+
+#define EI_NIDENT 16
+struct elf64_ehdr {
+	uint8_t ident[EI_NIDENT];
+	uint16_t type, machine;
+	uint32_t version;
+	uint64_t entry, phoff, shoff;
+	uint32_t flags;
+	uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
+};
+struct elf64_phdr {
+	uint32_t type, flags;
+	uint64_t offset, vaddr, paddr, filesz, memsz, align;
+};
+
+static const char *const strategy_names[] = {
+	[STRAT_NONE] = "none",		 [STRAT_V12] = "v12",
+	[STRAT_EVERY_CPU] = "every-cpu", [STRAT_LAST_CPU] = "last-cpu",
+	[STRAT_MSR_OFF] = "msr-off",	 [STRAT_MUTE] = "mute",
+	[STRAT_GENERATION] = "generation", [STRAT_UPSTREAM] = "upstream",
+};
+
+static enum strategy strategy;
+static uint64_t io_per_cycle;
+static volatile uint32_t stop_request;
+static volatile uint32_t hc_muted;
+static volatile uint32_t cpus_up;   /* last-cpu count-down */
+static volatile uint32_t aps_running;
+static volatile uint64_t ap_requests[MAX_CPUS];
+static uint64_t ap_buf[MAX_CPUS];
+
+static enum strategy parse_strategy(void)
+{
+	char name[32];
+
+	if (!cmdline_get("strategy", name, sizeof(name)))
+		return STRAT_UPSTREAM;
+	for (unsigned i = 0; i < sizeof(strategy_names) / sizeof(strategy_names[0]); i++)
+		if (!strcmp(name, strategy_names[i]))
+			return (enum strategy)i;
+	printf("unknown strategy '%s'\n", name);
+	guest_abort("unknown strategy= on the command line", __FILE__, __LINE__, 0);
+}
+
+/* The v12 reset loop: MAP_GPA_RANGE(encrypted) for every E820 RAM entry. */
+static void reset_all_ram(void)
+{
+	const struct hvm_memmap_table_entry *mm = (const void *)boot.si->memmap_paddr;
+
+	for (uint32_t i = 0; i < boot.si->memmap_entries; i++) {
+		uint64_t s = ALIGN_UP(mm[i].addr, PAGE_SIZE), e = (mm[i].addr + mm[i].size) & ~(PAGE_SIZE - 1);
+		long r;
+
+		if (mm[i].type != E820_TYPE_RAM || e <= s)
+			continue;
+		r = map_gpa_range(s, (e - s) / PAGE_SIZE,
+				  KVM_MAP_GPA_RANGE_ENCRYPTED | KVM_MAP_GPA_RANGE_PAGE_SZ_4K);
+		GUEST_ASSERT_EQ(r, 0);
+	}
+}
+
+/* A device request on a bounce buffer, stoppable between every step. */
+static bool ap_hypercalls_allowed(void)
+{
+	return !(strategy == STRAT_MUTE && hc_muted);
+}
+
+static void ap_reboot_hook(uint64_t cpu)
+{
+	switch (strategy) {
+	case STRAT_EVERY_CPU:
+		reset_all_ram();
+		break;
+	case STRAT_LAST_CPU:
+		if (__atomic_sub_fetch(&cpus_up, 1, __ATOMIC_SEQ_CST) == 0)
+			reset_all_ram();
+		break;
+	case STRAT_MSR_OFF:
+	case STRAT_UPSTREAM:
+		migration_ready(false);
+		break;
+	default:
+		break;
+	}
+	(void)cpu;
+}
+
+void kexec_ap_main(uint64_t cpu)
+{
+	uint64_t buf = ap_buf[cpu];
+
+	while (!stop_request) {
+		/* dma_map: make the bounce buffer shared */
+		if (ap_hypercalls_allowed()) {
+			set_cbit_range(buf, 1, false);
+			GUEST_ASSERT_EQ(map_gpa_range(buf, 1, KVM_MAP_GPA_RANGE_PAGE_SZ_4K), 0);
+		}
+		if (stop_request)
+			break; /* stopped mid-request: the page stays shared */
+		((volatile uint64_t *)buf)[cpu] = ap_requests[cpu]; /* the device I/O */
+		guest_yield();
+		if (stop_request)
+			break;
+		/* dma_unmap: private again */
+		set_cbit_range(buf, 1, true);
+		if (ap_hypercalls_allowed())
+			GUEST_ASSERT_EQ(map_gpa_range(buf, 1, KVM_MAP_GPA_RANGE_ENCRYPTED), 0);
+		ap_requests[cpu]++;
+		guest_yield();
+	}
+	ap_reboot_hook(cpu);
+	__atomic_sub_fetch(&aps_running, 1, __ATOMIC_SEQ_CST);
+	ucall(UCALL_PARK, 0);
+	for (;;)
+		__asm__ volatile("hlt");
+}
+
+static void start_aps(void)
+{
+	aps_running = boot.nr_cpus - 1;
+	cpus_up = boot.nr_cpus;
+	for (uint32_t cpu = 1; cpu < boot.nr_cpus; cpu++) {
+		uint64_t sp = AP_STACKS_GPA + (cpu + 1) * AP_STACK_SIZE;
+		int64_t r;
+
+		GUEST_ASSERT(sp <= 0x90000);
+		ap_requests[cpu] = 0;
+		/* A CPU stopped by the previous kernel may still be on its way to PARK. */
+		while ((r = (int64_t)ucall(UCALL_CPU_ON, 5, (uint64_t)cpu, (uint64_t)ap_entry,
+					   sp, (uint64_t)cpu, mm_cr3())) == -16 /* EBUSY */)
+			guest_yield();
+		GUEST_ASSERT_EQ(r, 0);
+	}
+}
+
+static void stop_other_cpus(void)
+{
+	stop_request = 1;
+	while (aps_running)
+		guest_yield();
+}
+
+static void prepare_handover(struct handover *h)
+{
+	const struct elf64_ehdr *eh = (const void *)boot.kernel->paddr;
+	const struct elf64_phdr *ph;
+
+	GUEST_ASSERT(boot.kernel && boot.kernel->size >= sizeof(*eh));
+	GUEST_ASSERT(!memcmp(eh->ident, "\177ELF", 4));
+	GUEST_ASSERT(eh->phoff + (uint64_t)eh->phnum * sizeof(*ph) <= boot.kernel->size);
+	ph = (const void *)(boot.kernel->paddr + eh->phoff);
+	h->magic = HANDOVER_MAGIC;
+	h->generation = boot.generation + 1;
+	h->start_info = (uint64_t)boot.si;
+	h->entry = eh->entry;
+	h->nsegs = 0;
+	for (uint16_t i = 0; i < eh->phnum; i++) {
+		if (ph[i].type != 1 /* PT_LOAD */ || !ph[i].memsz)
+			continue;
+		GUEST_ASSERT(h->nsegs < KEXEC_MAX_SEGS);
+		GUEST_ASSERT(ph[i].offset + ph[i].filesz <= boot.kernel->size);
+		h->seg[h->nsegs++] = (struct kexec_seg){boot.kernel->paddr + ph[i].offset,
+							ph[i].paddr, ph[i].filesz, ph[i].memsz};
+	}
+}
+
+static void __attribute__((noreturn)) kexec_jump(uint64_t cycles_left)
+{
+	struct handover *h = (struct handover *)HANDOVER_GPA;
+	void (*tramp)(struct handover *);
+
+	prepare_handover(h);
+	h->cycles_left = cycles_left;
+	console_flush();
+	/* Back on the VMM's identity map: our own page tables are about to go. */
+	write_cr3(boot_cr3);
+	memcpy((void *)TRAMPOLINE_GPA, kexec_trampoline,
+	       (size_t)(kexec_trampoline_end - kexec_trampoline));
+	tramp = (void (*)(struct handover *))TRAMPOLINE_GPA;
+	tramp(h);
+	__builtin_unreachable();
+}
+
+static bool resets_before_jump(void)
+{
+	return strategy == STRAT_V12 || strategy == STRAT_EVERY_CPU || strategy == STRAT_LAST_CPU ||
+	       strategy == STRAT_MSR_OFF || strategy == STRAT_MUTE;
+}
+
+void scenario_kexec(void)
+{
+	struct handover *h = (struct handover *)HANDOVER_GPA;
+	uint64_t cycles_left, verbose = cmdline_u64("verbose", 0);
+
+	strategy = parse_strategy();
+	io_per_cycle = cmdline_u64("io", 2);
+	GUEST_ASSERT(sev_active);
+	if (boot.generation == 1)
+		cycles_left = cmdline_u64("cycles", 1);
+	else
+		cycles_left = h->cycles_left;
+	guest_sync(SYNC_BOOT, boot.generation, resets_before_jump() ? SYNC_BOOT_EXPECT_CLEAN : 0);
+	if (boot.generation == 1 || verbose)
+		printf("kexec: generation %u, strategy %s, %lu cycle(s) left, %u cpu(s)\n",
+		       boot.generation, strategy_names[strategy], cycles_left, boot.nr_cpus);
+
+	/* Linux 5.16 (upstream): the new kernel resets all RAM in early boot. */
+	if (strategy == STRAT_UPSTREAM)
+		reset_all_ram();
+	kexec_share_boot_pages();
+	for (uint32_t cpu = 1; cpu < boot.nr_cpus; cpu++) {
+		ap_buf[cpu] = alloc_pages(1);
+		set_cbit_range(ap_buf[cpu], 1, true); /* split now, APs only flip bits */
+	}
+	migration_ready(true);
+	guest_sync(SYNC_READY, boot.generation, 0);
+
+	stop_request = 0;
+	hc_muted = 0;
+	start_aps();
+	/* Let every AP service a few requests. */
+	for (uint32_t cpu = 1; cpu < boot.nr_cpus; cpu++)
+		while (ap_requests[cpu] < io_per_cycle && aps_running == boot.nr_cpus - 1)
+			guest_yield();
+
+	if (!cycles_left) {
+		stop_other_cpus();
+		printf("kexec: done after generation %u\n", boot.generation);
+		return;
+	}
+
+	/* The reboot path of the old kernel. */
+	guest_sync(SYNC_KEXEC_BEGIN, boot.generation, 0);
+	switch (strategy) {
+	case STRAT_MUTE:
+		hc_muted = 1;
+		reset_all_ram();
+		break;
+	case STRAT_MSR_OFF:
+		migration_ready(false);
+		reset_all_ram();
+		break;
+	case STRAT_V12:
+	case STRAT_EVERY_CPU:
+		reset_all_ram();
+		break;
+	case STRAT_UPSTREAM:
+		migration_ready(false);
+		break;
+	default:
+		break;
+	}
+	stop_other_cpus();
+	if (strategy == STRAT_LAST_CPU && __atomic_sub_fetch(&cpus_up, 1, __ATOMIC_SEQ_CST) == 0)
+		reset_all_ram();
+	guest_sync(SYNC_RESET_DONE, boot.generation, 0);
+	kexec_jump(cycles_left - 1);
+}
