@@ -48,6 +48,7 @@ static void scenario_hello(void)
 static void scenario_sev(void)
 {
 	bool want = boot.params && (boot.params->flags & MINIVMM_FLAG_SEV);
+	char name[32];
 	uint64_t v;
 
 	GUEST_ASSERT_EQ(sev_active, want);
@@ -66,6 +67,20 @@ static void scenario_sev(void)
 	GUEST_ASSERT_EQ(decrypted_page[4095], 0x5a);
 	memset((void *)shared.bounce_2m, 0xa5, SZ_2M);
 	GUEST_ASSERT_EQ(((volatile uint8_t *)shared.bounce_2m)[SZ_2M - 1], 0xa5);
+	/* Fault injection for the truth audit: lie to the host one way or the other. */
+	if (cmdline_get("fault", name, sizeof(name))) {
+		uint64_t page = alloc_pages(1);
+
+		if (!strcmp(name, "silent-share")) {
+			set_cbit_range(page, 1, false); /* guest-shared, host never told */
+		} else if (!strcmp(name, "unmapped-share")) {
+			/* host told shared, the page keeps its C-bit */
+			GUEST_ASSERT_EQ(map_gpa_range(page, 1, KVM_MAP_GPA_RANGE_PAGE_SZ_4K), 0);
+		} else {
+			guest_abort("unknown fault= on the command line", __FILE__, __LINE__, 0);
+		}
+		printf("fault %s injected at %#lx\n", name, page);
+	}
 	v = rdmsr(MSR_KVM_MIGRATION_CONTROL);
 	GUEST_ASSERT_EQ(v, 0);
 	migration_ready(true);

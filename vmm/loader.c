@@ -69,9 +69,9 @@ int elf_parse(const void *buf, size_t size, struct elf_image *img, char *err, si
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		return fail(err, errlen, "libelf: %s", elf_errmsg(-1));
 	/*
-	 * Identity and size first, on the raw bytes: libelf accepts a file cut
-	 * inside its headers and silently reports fewer program headers
-	 * (elf_getphdrnum() clamps to what fits), which would drop segments.
+	 * Identity and size first, on the raw bytes: for a file cut inside its
+	 * headers libelf clamps elf_getphdrnum() to what fits and then says
+	 * "no PT_LOAD segment" or "invalid data", which names no cause.
 	 */
 	if (size < EI_NIDENT || memcmp(buf, ELFMAG, SELFMAG) != 0)
 		return fail(err, errlen, "not an ELF file");
