@@ -5,8 +5,8 @@
  *
  * Bitmap: bits[] has one bit per page, summary[] one bit per bits[] word;
  * a summary bit is set whenever its word is non-zero (it is cleared again
- * as soon as the word is seen to be zero). Both arrays are anonymous
- * MAP_NORESERVE mappings, so untouched stretches cost no memory and a
+ * as soon as the word is seen to be zero). Both live in one anonymous
+ * MAP_NORESERVE mapping, so untouched stretches cost no memory, and a
  * reset only writes the words the summary marks.
  *
  * Provenance: a treap keyed by interval start. The intervals are disjoint,
@@ -34,6 +34,8 @@
 #define WORD_BITS 64u
 /* 2^52 pages of 4 KiB is the whole 64-bit physical address space. */
 #define ENCMAP_MAX_PAGES (1ull << 52)
+/* Below this many dirty words (32 KiB) a reset just clears them. */
+#define RESET_MADVISE_MIN_WORDS 4096u
 
 void *(*encmap_alloc_hook)(size_t size);
 
@@ -165,7 +167,7 @@ static int bitmap_map(struct encmap *m)
 }
 
 /* Zero a mapping by giving its pages back: anonymous private pages read as 0. */
-static void unmap_pages(uint64_t *v, uint64_t nwords)
+static void drop_pages(uint64_t *v, uint64_t nwords)
 {
 	if (madvise(v, map_bytes(nwords), MADV_DONTNEED))
 		memset(v, 0, nwords * sizeof(*v));
@@ -557,13 +559,13 @@ void encmap_reset(struct encmap *m)
 	for (uint64_t s = 0; s < nsum; s++)
 		marked += (uint64_t)__builtin_popcountll(m->summary[s]);
 	/*
-	 * Mostly dirty: hand the pages back (cheaper than writing them, and
-	 * the memory a big share used is returned). Otherwise clear only the
-	 * marked words.
+	 * Over 1/8 dirty and big: hand the pages back (cheaper than writing
+	 * them, and the memory a big share used is returned; the next shares
+	 * fault them in again). Otherwise clear only the marked words.
 	 */
-	if (marked > m->nwords / 8) {
-		unmap_pages(m->bits, m->nwords);
-		unmap_pages(m->summary, nsum);
+	if (marked > m->nwords / 8 && marked > RESET_MADVISE_MIN_WORDS) {
+		drop_pages(m->bits, m->nwords);
+		drop_pages(m->summary, nsum);
 	} else if (marked) {
 		bitmap_clear_range(m, 0, m->npages);
 	}
@@ -666,6 +668,7 @@ int encmap_mem_usage(const struct encmap *m, struct encmap_mem *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->bitmap_mapped = bitmap_map_bytes(m->nwords);
+	out->prov_node_size = sizeof(struct prov_node);
 	out->prov_bytes = (m->prov->count + m->prov->nspare) * sizeof(struct prov_node);
 	return mapping_rss(m->bits, &out->bitmap_rss);
 }

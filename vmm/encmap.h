@@ -23,9 +23,9 @@
 #define ENCMAP_VCPU_FIRMWARE UINT32_MAX /* shared by the VMM as firmware */
 
 struct encmap_prov {
-	uint32_t vcpu;       /* vCPU index, or ENCMAP_VCPU_FIRMWARE */
+	uint32_t vcpu;	     /* vCPU index, or ENCMAP_VCPU_FIRMWARE */
 	uint32_t generation; /* guest boot generation */
-	uint64_t seq;        /* event sequence number of the hypercall */
+	uint64_t seq;	     /* event sequence number of the hypercall */
 };
 
 /* A maximal run of pages [start, end) (page frame numbers). */
@@ -46,7 +46,7 @@ struct encmap_prov_tree; /* private to encmap.c */
 struct encmap {
 	uint64_t npages;   /* pages covered: [0, npages) */
 	uint64_t nwords;   /* bitmap words */
-	uint64_t *bits;    /* 1 = shared */
+	uint64_t *bits;	   /* 1 = shared */
 	uint64_t *summary; /* bit w set => bits[w] may be non-zero */
 	uint64_t nshared;  /* number of shared pages */
 	struct encmap_prov_tree *prov;
@@ -83,16 +83,16 @@ bool encmap_next_run(const struct encmap *m, uint64_t from, struct encmap_run *r
  * Same for provenance intervals (intervals are maximal: neighbours with an
  * equal provenance are merged).
  */
-bool encmap_next_prov_run(const struct encmap *m, uint64_t from,
-			  struct encmap_prov_run *run);
+bool encmap_next_prov_run(const struct encmap *m, uint64_t from, struct encmap_prov_run *run);
 /* Number of provenance intervals (for tests and memory accounting). */
 size_t encmap_prov_count(const struct encmap *m);
 
 /* Memory an encmap holds, for benchmarks and tests. */
 struct encmap_mem {
-	uint64_t bitmap_mapped; /* address space reserved for bits + summary */
-	uint64_t bitmap_rss;    /* of which resident (pages written so far) */
-	uint64_t prov_bytes;    /* provenance nodes (allocated size, no malloc overhead) */
+	uint64_t bitmap_mapped;	 /* address space reserved for bits + summary */
+	uint64_t bitmap_rss;	 /* of which resident (pages written so far) */
+	uint64_t prov_bytes;	 /* provenance nodes (allocated size, no malloc overhead) */
+	uint64_t prov_node_size; /* bytes per provenance node */
 };
 
 /* Fills *out; bitmap_rss comes from /proc/self/smaps (-errno if unreadable). */

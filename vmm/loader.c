@@ -207,7 +207,7 @@ int read_file(const char *path, size_t max, void **buf, size_t *size)
 		goto err_close;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		r = -EINVAL;
+		r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
 		goto err_close;
 	}
 	if ((uint64_t)st.st_size > max) {
