@@ -78,14 +78,14 @@ int kvm_sys_open(struct kvm_sys *sys, const char *path)
 	if (sys->api_version != KVM_API_VERSION) {
 		fprintf(stderr, "mini-vmm: %s: KVM API version %d, need %d\n", path,
 			sys->api_version, KVM_API_VERSION);
-		close(sys->fd);
+		kvm_sys_close(sys); /* and forget the fd: the caller closes again */
 		return -ENOTSUP;
 	}
 	sys->vcpu_mmap_size = ioctl(sys->fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (sys->vcpu_mmap_size < (int)sizeof(struct kvm_run)) {
 		fprintf(stderr, "mini-vmm: KVM_GET_VCPU_MMAP_SIZE returned %d\n",
 			sys->vcpu_mmap_size);
-		close(sys->fd);
+		kvm_sys_close(sys);
 		return -ENOTSUP;
 	}
 	sys->max_vcpus = kvm_check_cap(sys, KVM_CAP_MAX_VCPUS);
@@ -125,10 +125,18 @@ const char *kvm_exit_reason_name(uint32_t reason)
 		[KVM_EXIT_INTR] = "INTR",
 		[KVM_EXIT_SET_TPR] = "SET_TPR",
 		[KVM_EXIT_TPR_ACCESS] = "TPR_ACCESS",
+		[KVM_EXIT_NMI] = "NMI",
 		[KVM_EXIT_INTERNAL_ERROR] = "INTERNAL_ERROR",
 		[KVM_EXIT_SYSTEM_EVENT] = "SYSTEM_EVENT",
+		[KVM_EXIT_IOAPIC_EOI] = "IOAPIC_EOI",
+		[KVM_EXIT_HYPERV] = "HYPERV",
 		[KVM_EXIT_X86_RDMSR] = "X86_RDMSR",
 		[KVM_EXIT_X86_WRMSR] = "X86_WRMSR",
+		[KVM_EXIT_DIRTY_RING_FULL] = "DIRTY_RING_FULL",
+		[KVM_EXIT_AP_RESET_HOLD] = "AP_RESET_HOLD",
+		[KVM_EXIT_X86_BUS_LOCK] = "X86_BUS_LOCK",
+		[KVM_EXIT_XEN] = "XEN",
+		[KVM_EXIT_NOTIFY] = "NOTIFY",
 	};
 
 	if (reason < sizeof(names) / sizeof(names[0]) && names[reason])

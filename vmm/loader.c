@@ -35,11 +35,12 @@ static int check_segments(struct elf_image *img, char *err, size_t errlen)
 			return fail(err, errlen, "segment %u: p_filesz %#lx > p_memsz %#lx", i,
 				    s->filesz, s->memsz);
 		if (!range_within(s->offset, s->filesz, 0, img->size))
-			return fail(err, errlen, "segment %u: file data [%#lx, +%#lx) beyond end of file",
-				    i, s->offset, s->filesz);
+			return fail(err, errlen,
+				    "segment %u: file data [%#lx, +%#lx) beyond end of file", i,
+				    s->offset, s->filesz);
 		if (s->paddr + s->memsz < s->paddr)
-			return fail(err, errlen, "segment %u: address %#lx + size %#lx overflows", i,
-				    s->paddr, s->memsz);
+			return fail(err, errlen, "segment %u: address %#lx + size %#lx overflows",
+				    i, s->paddr, s->memsz);
 		for (unsigned j = 0; j < i; j++) {
 			const struct elf_segment *o = &img->seg[j];
 
@@ -76,7 +77,8 @@ int elf_parse(const void *buf, size_t size, struct elf_image *img, char *err, si
 	if (size < EI_NIDENT || memcmp(buf, ELFMAG, SELFMAG) != 0)
 		return fail(err, errlen, "not an ELF file");
 	if (ident[EI_CLASS] != ELFCLASS64)
-		return fail(err, errlen, "ELF class %u is not ELFCLASS64 (a 64-bit guest is required)",
+		return fail(err, errlen,
+			    "ELF class %u is not ELFCLASS64 (a 64-bit guest is required)",
 			    ident[EI_CLASS]);
 	if (ident[EI_DATA] != ELFDATA2LSB)
 		return fail(err, errlen, "not little-endian (EI_DATA %u)", ident[EI_DATA]);
@@ -139,7 +141,8 @@ int elf_parse(const void *buf, size_t size, struct elf_image *img, char *err, si
 			goto out;
 		}
 		if (ph.p_vaddr != ph.p_paddr) {
-			fail(err, errlen, "segment %u: p_vaddr %#lx != p_paddr %#lx (identity map required)",
+			fail(err, errlen,
+			     "segment %u: p_vaddr %#lx != p_paddr %#lx (identity map required)",
 			     img->nr_segments, ph.p_vaddr, ph.p_paddr);
 			goto out;
 		}
@@ -168,12 +171,12 @@ int elf_check_placement(const struct elf_image *img, const struct guest_mem *mem
 
 		if (mem_touches_vmm(mem, s->paddr, s->memsz))
 			return fail(err, errlen,
-				    "segment %u [%#lx, %#lx) overlaps the VMM region [%#lx, %#lx)", i,
-				    s->paddr, s->paddr + s->memsz, mem->vmm_gpa,
+				    "segment %u [%#lx, %#lx) overlaps the VMM region [%#lx, %#lx)",
+				    i, s->paddr, s->paddr + s->memsz, mem->vmm_gpa,
 				    mem->vmm_gpa + mem->vmm_size);
 		if (!mem_is_ram(mem, s->paddr, s->memsz))
-			return fail(err, errlen, "segment %u [%#lx, %#lx) is not inside guest RAM", i,
-				    s->paddr, s->paddr + s->memsz);
+			return fail(err, errlen, "segment %u [%#lx, %#lx) is not inside guest RAM",
+				    i, s->paddr, s->paddr + s->memsz);
 	}
 	return 0;
 }

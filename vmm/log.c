@@ -17,13 +17,21 @@ int evlog_open(struct evlog *log, const char *path)
 	if (!path)
 		return 0;
 	if (strcmp(path, "-") == 0) {
+		/*
+		 * stdout outlives the log (glibc keeps using a buffer handed to
+		 * setvbuf until the stream is closed, and setvbuf(NULL, _IOLBF)
+		 * does not take it back), so its buffer is never freed.
+		 */
+		static char stdout_buf[EVLOG_BUFSZ];
+
 		log->f = stdout;
-	} else {
-		log->f = fopen(path, "we");
-		if (!log->f)
-			return -errno;
-		log->own = true;
+		setvbuf(log->f, stdout_buf, _IOFBF, sizeof(stdout_buf));
+		return 0;
 	}
+	log->f = fopen(path, "we");
+	if (!log->f)
+		return -errno;
+	log->own = true;
 	log->buf = malloc(EVLOG_BUFSZ);
 	if (log->buf)
 		setvbuf(log->f, log->buf, _IOFBF, EVLOG_BUFSZ);
@@ -35,9 +43,7 @@ void evlog_close(struct evlog *log)
 	if (log->f) {
 		fflush(log->f);
 		if (log->own)
-			fclose(log->f);
-		else
-			setvbuf(log->f, NULL, _IOLBF, 0);
+			fclose(log->f); /* before its buffer goes */
 	}
 	free(log->buf);
 	log->f = NULL;
@@ -84,7 +90,8 @@ uint64_t evlog_begin(struct evlog *log, const char *type, int vcpu, uint32_t gen
 	if (!log->f)
 		return seq;
 	log->open = true;
-	fprintf(log->f, "{\"seq\":%" PRIu64 ",\"t_ns\":%" PRIu64 ",\"type\":\"%s\",\"vcpu\":%d,\"gen\":%u",
+	fprintf(log->f,
+		"{\"seq\":%" PRIu64 ",\"t_ns\":%" PRIu64 ",\"type\":\"%s\",\"vcpu\":%d,\"gen\":%u",
 		seq, now_ns() - log->t0, type, vcpu, gen);
 	return seq;
 }

@@ -51,8 +51,8 @@ int parse_inject(const char *spec, struct inject_rule *rule)
 	if (!spec || strlen(spec) >= sizeof(buf))
 		return -EINVAL;
 	strcpy(buf, spec);
-	*rule = (struct inject_rule){.vcpu = -1, .kinds = INJ_HYPERCALL, .prob_ppm = 1000000,
-				     .delay_us = 100};
+	*rule = (struct inject_rule){
+		.vcpu = -1, .kinds = INJ_HYPERCALL, .prob_ppm = 1000000, .delay_us = 100};
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(tok, '=');
 		uint64_t v;
@@ -140,7 +140,7 @@ static const struct option long_opts[] = {
 #define BAD(...)                                                                                   \
 	do {                                                                                       \
 		fprintf(err, "mini-vmm: " __VA_ARGS__);                                            \
-		fputc('\n', err);                                                          \
+		fputc('\n', err);                                                                  \
 		return OPTS_USAGE;                                                                 \
 	} while (0)
 
@@ -212,7 +212,8 @@ enum opts_result opts_parse(int argc, char **argv, struct vm_opts *o, FILE *out,
 			else if (!strcmp(optarg, "port"))
 				o->transport = TRANSPORT_PORT;
 			else
-				BAD("--hypercall=%s: want auto, exit, vmmcall, vmcall or port", optarg);
+				BAD("--hypercall=%s: want auto, exit, vmmcall, vmcall or port",
+				    optarg);
 			break;
 		case OPT_LOG:
 			o->log_path = optarg;
@@ -278,7 +279,8 @@ enum opts_result opts_parse(int argc, char **argv, struct vm_opts *o, FILE *out,
 
 			if (strncmp(arg, "--", 2) != 0)
 				BAD("%s -%c (see --help)",
-				    c == ':' ? "missing value for option" : "unknown option", optopt);
+				    c == ':' ? "missing value for option" : "unknown option",
+				    optopt);
 			if (c == ':')
 				BAD("missing value for option %.*s (see --help)", len, arg);
 			if (optopt)
@@ -291,7 +293,8 @@ enum opts_result opts_parse(int argc, char **argv, struct vm_opts *o, FILE *out,
 		BAD("no guest ELF given (see --help)");
 	if (optind != argc - 1)
 		BAD("exactly one guest ELF expected, got %d ('%s', '%s'%s) (see --help)",
-		    argc - optind, argv[optind], argv[optind + 1], argc - optind > 2 ? ", ..." : "");
+		    argc - optind, argv[optind], argv[optind + 1],
+		    argc - optind > 2 ? ", ..." : "");
 	o->kernel_path = argv[optind];
 	if (o->sched == SCHED_SERIAL && o->timeout_s == 0)
 		BAD("--timeout must be positive");

@@ -205,6 +205,7 @@ static int probe(struct vm *vm)
 	pthread_t timer;
 	uint64_t t0 = 0, t_loop = 0;
 	bool got_hypercall = false, done = false;
+	uint64_t emulated = 0;
 	int r = 0, outs = 0;
 
 	if (!code)
@@ -259,7 +260,14 @@ static int probe(struct vm *vm)
 	if (r < 0)
 		return r;
 	vm->probe_loop_ns = t_loop;
-	vm->native = t_loop && t_loop < PROBE_EMULATED_NS;
+	/*
+	 * The vCPU statistic is exact; the loop time is only a fallback (a
+	 * busy host can stretch 30 us past the threshold).
+	 */
+	if (kvm_read_stat(vcpu->fd, "insn_emulation", &emulated) == 0)
+		vm->native = outs >= 2 && emulated < PROBE_LOOPS;
+	else
+		vm->native = t_loop && t_loop < PROBE_EMULATED_NS;
 	if (vm->opts.transport == TRANSPORT_PORT || !vm->opts.sev)
 		vm->transport = HC_TRANSPORT_PORT;
 	else if (got_hypercall)

@@ -19,10 +19,14 @@ const uint64_t x86_gdt[GDT_ENTRIES] = {
 
 void x86_segment_from_gdt(uint16_t sel, struct kvm_segment *seg)
 {
-	uint64_t d = x86_gdt[sel >> 3];
+	uint64_t d;
 
 	memset(seg, 0, sizeof(*seg));
 	seg->selector = sel;
+	/* Beyond the table: a null (not present) segment, as the CPU would fault. */
+	if ((sel >> 3) >= GDT_ENTRIES)
+		return;
+	d = x86_gdt[sel >> 3];
 	seg->base = ((d >> 16) & 0xffffff) | ((d >> 32) & 0xff000000);
 	seg->limit = (uint32_t)((d & 0xffff) | ((d >> 32) & 0xf0000));
 	seg->type = (d >> 40) & 0xf;
@@ -116,7 +120,8 @@ bool x86_cpuid_is_amd(const struct kvm_cpuid2 *cpuid)
 		const struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
 
 		if (e->function == 0)
-			return e->ebx == 0x68747541 /* "Auth" */ || e->ebx == 0x6f677948 /* "Hygo" */;
+			return e->ebx == 0x68747541 /* "Auth" */ ||
+			       e->ebx == 0x6f677948 /* "Hygo" */;
 	}
 	return false;
 }
@@ -141,7 +146,8 @@ struct kvm_cpuid2 *x86_build_cpuid(int kvm_fd, const struct cpuid_opts *opts)
 			continue;
 		}
 		if (r < 0) {
-			kvm_ioctl_named(kvm_fd, KVM_GET_SUPPORTED_CPUID, c, "KVM_GET_SUPPORTED_CPUID");
+			kvm_ioctl_named(kvm_fd, KVM_GET_SUPPORTED_CPUID, c,
+					"KVM_GET_SUPPORTED_CPUID");
 			free(c);
 			return NULL;
 		}
@@ -229,8 +235,8 @@ int x86_walk_page_tables(const struct guest_mem *mem, uint64_t cr3, uint64_t max
 			if (!(e3 & PTE_P))
 				continue;
 			if (e3 & PTE_PS) {
-				struct pt_leaf lf = {canonical(va3), e3 & PTE_ADDR_MASK & ~(SZ_1G - 1),
-						     SZ_1G, e3};
+				struct pt_leaf lf = {canonical(va3),
+						     e3 & PTE_ADDR_MASK & ~(SZ_1G - 1), SZ_1G, e3};
 
 				if (++leaves > max_leaves)
 					return -E2BIG;
@@ -249,7 +255,8 @@ int x86_walk_page_tables(const struct guest_mem *mem, uint64_t cr3, uint64_t max
 					continue;
 				if (e2 & PTE_PS) {
 					struct pt_leaf lf = {canonical(va2),
-							     e2 & PTE_ADDR_MASK & ~(SZ_2M - 1), SZ_2M, e2};
+							     e2 & PTE_ADDR_MASK & ~(SZ_2M - 1),
+							     SZ_2M, e2};
 
 					if (++leaves > max_leaves)
 						return -E2BIG;
@@ -283,6 +290,9 @@ int x86_gva_to_gpa(const struct guest_mem *mem, uint64_t cr3, uint64_t gva, uint
 	const uint64_t *t = table_at(mem, cr3);
 	int shift = 39;
 
+	/* 4-level paging: a non-canonical address is never mapped (#GP). */
+	if (canonical(gva) != gva)
+		return -ENOENT;
 	for (int level = 4; level >= 1; level--, shift -= 9) {
 		uint64_t e;
 
