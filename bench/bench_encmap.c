@@ -51,6 +51,7 @@ struct measure {
 	double max_ms;	    /* slowest single repetition, where there are several */
 	uint64_t bytes;	    /* bitmap resident + nodes, or list nodes */
 	int64_t heap_bytes; /* malloc'd bytes (mallinfo2), overhead included */
+	bool heap_measured;
 };
 
 struct scenario {
@@ -237,6 +238,7 @@ static void frag_encmap(struct encmap *m, uint64_t n, struct measure *out)
 	out->n = out->ops = n;
 	out->bytes = encmap_bytes(m);
 	out->heap_bytes = heap_in_use() - heap0;
+	out->heap_measured = true;
 	if (encmap_prov_count(m) != n)
 		die("fragmented encmap interval count", -EPROTO);
 }
@@ -255,6 +257,7 @@ static void frag_list(struct ilist *l, uint64_t n, struct measure *out)
 	out->n = out->ops = n;
 	out->bytes = l->bytes;
 	out->heap_bytes = heap_in_use() - heap0;
+	out->heap_measured = true;
 	if (l->count != n)
 		die("fragmented list interval count", -EPROTO);
 }
@@ -466,7 +469,9 @@ static void print_measure(const char *impl, const struct measure *m)
 	       m->n, m->ops, ns_per_op(m), m->total_ms);
 	if (m->max_ms > 0)
 		printf(" (max %.3f ms)", m->max_ms);
-	printf(" %11" PRIu64 " bytes\n", m->bytes);
+	if (m->bytes)
+		printf(" %11" PRIu64 " bytes", m->bytes);
+	printf("\n");
 }
 
 static void print_scenario(const struct scenario *s)
@@ -485,10 +490,15 @@ static void json_measure(FILE *f, const char *key, const struct measure *m, bool
 {
 	fprintf(f,
 		"      \"%s\": {\"n\": %" PRIu64 ", \"ops\": %" PRIu64 ", \"ns_per_op\": %.1f, "
-		"\"total_ms\": %.3f, \"max_ms\": %.3f, \"bytes\": %" PRIu64
-		", \"heap_bytes\": %" PRId64 "}%s\n",
-		key, m->n, m->ops, ns_per_op(m), m->total_ms, m->max_ms, m->bytes, m->heap_bytes,
-		last ? "" : ",");
+		"\"total_ms\": %.3f",
+		key, m->n, m->ops, ns_per_op(m), m->total_ms);
+	if (m->bytes)
+		fprintf(f, ", \"bytes\": %" PRIu64, m->bytes);
+	if (m->max_ms > 0)
+		fprintf(f, ", \"max_ms\": %.3f", m->max_ms);
+	if (m->heap_measured)
+		fprintf(f, ", \"heap_bytes\": %" PRId64, m->heap_bytes);
+	fprintf(f, "}%s\n", last ? "" : ",");
 }
 
 static int write_json(const char *path, const struct scenario *s, int ns, bool quick)
@@ -505,8 +515,9 @@ static int write_json(const char *path, const struct scenario *s, int ns, bool q
 	fprintf(f, "{\n  \"benchmark\": \"encmap vs sorted linked interval list\",\n");
 	fprintf(f, "  \"quick\": %s,\n  \"map_pages\": %llu,\n", quick ? "true" : "false",
 		TIB_PAGES);
-	fprintf(f, "  \"bytes_note\": \"encmap: resident bitmap pages (smaps Rss) + provenance "
-		   "nodes; list: nodes; both sizeof-based, heap_bytes is the mallinfo2 delta\",\n");
+	fprintf(f, "  \"bytes_note\": \"bytes: encmap = resident bitmap pages (smaps Rss) + "
+		   "provenance nodes, list = nodes, nodes counted by sizeof; heap_bytes: mallinfo2 "
+		   "delta, malloc overhead included; max_ms: slowest repetition\",\n");
 	fprintf(f, "  \"node_bytes\": {\"encmap\": %zu, \"list\": %zu},\n",
 		(size_t)mem.prov_node_size, sizeof(struct ilist_node));
 	fprintf(f, "  \"scenarios\": [\n");

@@ -136,7 +136,25 @@ struct truth_ctx {
 	const struct guest_mem *mem;
 	uint64_t cbit_mask;
 	struct check_report *rep;
+	/* encmap_next_run() from `cached_from` found `cached` (or nothing). */
+	uint64_t cached_from;
+	bool cached_found;
+	struct encmap_run cached;
 };
+
+/* The bitmap does not change during a walk: reuse the last lookup if it applies. */
+static bool next_run(struct truth_ctx *c, uint64_t s, struct encmap_run *run)
+{
+	bool valid = c->cached_from != UINT64_MAX && c->cached_from <= s &&
+		     (!c->cached_found || c->cached.start >= s);
+
+	if (!valid) {
+		c->cached_from = s;
+		c->cached_found = encmap_next_run(c->m, s, &c->cached);
+	}
+	*run = c->cached;
+	return c->cached_found;
+}
 
 /* Compare one leaf's pages (clipped to RAM) with the bitmap. */
 static int truth_leaf(const struct pt_leaf *lf, void *opaque)
@@ -149,7 +167,7 @@ static int truth_leaf(const struct pt_leaf *lf, void *opaque)
 		e = c->m->npages;
 	while (s < e) {
 		struct encmap_run run;
-		bool found = encmap_next_run(c->m, s, &run);
+		bool found = next_run(c, s, &run);
 		uint64_t shared_s = found ? (run.start > s ? run.start : s) : e;
 		uint64_t shared_e = found ? (run.end < e ? run.end : e) : e;
 		int r;
@@ -188,7 +206,7 @@ static int truth_leaf(const struct pt_leaf *lf, void *opaque)
 int check_truth(const struct encmap *m, const struct guest_mem *mem, uint64_t cr3, unsigned cbit,
 		struct check_report *rep)
 {
-	struct truth_ctx c = {m, mem, 1ull << cbit, rep};
+	struct truth_ctx c = {m, mem, 1ull << cbit, rep, UINT64_MAX, false, {0, 0}};
 	int r = x86_walk_page_tables(mem, cr3, CHECK_MAX_LEAVES, truth_leaf, &c);
 
 	if (r == -EFAULT || r == -E2BIG)

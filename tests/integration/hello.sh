@@ -48,4 +48,17 @@ for b in bad:
     print("FAIL:", b)
 sys.exit(1 if bad else 0)
 PY
+# --log -: the log alone on stdout (every line JSON), the console on stderr.
+run --log - "$GUEST"
+if expect_rc 0 "hello --log -"; then
+	if ! json_lines_ok "$TMP/out"; then
+		fail "--log -: stdout is not pure JSON Lines"
+		show_output
+	elif ! grep -q '"type":"exit"' "$TMP/out" || ! grep -q "memmap (" "$TMP/err"; then
+		fail "--log -: want the events on stdout and the console on stderr"
+		show_output
+	else
+		pass "--log -: events on stdout, console on stderr"
+	fi
+fi
 finish

@@ -27,10 +27,10 @@
 #include "vcpu.h"
 #include "vm.h"
 
-#define RUN_SIZE (3 * 4096)
-#define IO_DATA_OFFSET 4096 /* KVM_PIO_PAGE_OFFSET * PAGE_SIZE on x86 */
-#define UC_GPA 0x200000ull  /* a struct ucall in RAM */
-#define STR_GPA 0x201000ull /* strings for ABORT/PRINT */
+#define RUN_SIZE       (3 * 4096)
+#define IO_DATA_OFFSET 4096	   /* KVM_PIO_PAGE_OFFSET * PAGE_SIZE on x86 */
+#define UC_GPA	       0x200000ull /* a struct ucall in RAM */
+#define STR_GPA	       0x201000ull /* strings for ABORT/PRINT */
 
 struct fixture {
 	struct vm *vm;
@@ -147,7 +147,8 @@ static void check_log_lines(const char *text)
 			else if (c == '}' || c == ']')
 				depth--;
 			if (depth < 0 || (depth == 0 && i + 1 < n))
-				fail_msg("log line %u unbalanced at %zu: %.*s", lineno, i, (int)n, p);
+				fail_msg("log line %u unbalanced at %zu: %.*s", lineno, i, (int)n,
+					 p);
 		}
 		if (depth || in_str)
 			fail_msg("log line %u unbalanced: %.*s", lineno, (int)n, p);
@@ -250,8 +251,8 @@ static enum vcpu_action ucall_exit(uint64_t at)
 	return io_exit(KVM_EXIT_IO_OUT, MINIVMM_PORT_UCALL, 1, 1, "\0");
 }
 
-static enum vcpu_action ucall(uint32_t cmd, unsigned nargs, uint64_t a0, uint64_t a1,
-			      uint64_t a2, uint64_t a3, uint64_t a4)
+static enum vcpu_action ucall(uint32_t cmd, unsigned nargs, uint64_t a0, uint64_t a1, uint64_t a2,
+			      uint64_t a3, uint64_t a4)
 {
 	struct ucall *uc = gpa(UC_GPA, sizeof(*uc));
 
@@ -346,14 +347,12 @@ static void test_dispatch_io_unhandled_port(void **state)
 
 static void test_dispatch_io_size_zero(void **state)
 {
-	expect_crash(io_exit(KVM_EXIT_IO_OUT, MINIVMM_PORT_CONSOLE, 0, 1, NULL), "malformed",
-		     NULL);
+	expect_crash(io_exit(KVM_EXIT_IO_OUT, MINIVMM_PORT_CONSOLE, 0, 1, NULL), "malformed", NULL);
 }
 
 static void test_dispatch_io_count_zero(void **state)
 {
-	expect_crash(io_exit(KVM_EXIT_IO_OUT, MINIVMM_PORT_CONSOLE, 1, 0, NULL), "malformed",
-		     NULL);
+	expect_crash(io_exit(KVM_EXIT_IO_OUT, MINIVMM_PORT_CONSOLE, 1, 0, NULL), "malformed", NULL);
 }
 
 static void test_dispatch_io_size_bad(void **state)
@@ -569,9 +568,9 @@ static void test_dispatch_hypercall_port(void **state)
 	assert_int_equal(port_hypercall(1, 0x304000, 4, 0), ACT_CONTINUE);
 	assert_int_equal((int64_t)r->rax, -KVM_ENOSYS);
 	/* Back to private. */
-	assert_int_equal(port_hypercall(KVM_HC_MAP_GPA_RANGE, 0x300000, 2,
-					KVM_MAP_GPA_RANGE_ENCRYPTED),
-			 ACT_CONTINUE);
+	assert_int_equal(
+		port_hypercall(KVM_HC_MAP_GPA_RANGE, 0x300000, 2, KVM_MAP_GPA_RANGE_ENCRYPTED),
+		ACT_CONTINUE);
 	assert_int_equal(r->rax, 0);
 	assert_false(encmap_is_shared(m, 0x301));
 	assert_true(encmap_is_shared(m, 0x302));

@@ -21,14 +21,15 @@
 #define ATTR_4K KVM_MAP_GPA_RANGE_PAGE_SZ_4K
 #define ATTR_2M KVM_MAP_GPA_RANGE_PAGE_SZ_2M
 #define ATTR_1G KVM_MAP_GPA_RANGE_PAGE_SZ_1G
-#define ENC KVM_MAP_GPA_RANGE_ENCRYPTED
+#define ENC	KVM_MAP_GPA_RANGE_ENCRYPTED
 
 static struct guest_mem small; /* 256 MiB: low memory only */
 static struct guest_mem big;   /* 4 GiB: 3 GiB low, hole, 1 GiB at 4 GiB */
 
 static int setup(void **state)
 {
-	if (mem_layout(&small, 256ull << 20, 1ull << 20) || mem_layout(&big, 4ull << 30, 1ull << 20))
+	if (mem_layout(&small, 256ull << 20, 1ull << 20) ||
+	    mem_layout(&big, 4ull << 30, 1ull << 20))
 		return -1;
 	return 0;
 }
@@ -36,7 +37,8 @@ static int setup(void **state)
 static enum hc_verdict v_nr(const struct guest_mem *m, bool sev, uint64_t nr, uint64_t gpa,
 			    uint64_t npages, uint64_t attrs)
 {
-	struct hc_call c = {.nr = nr, .args = {gpa, npages, attrs, 0}, .transport = HC_TRANSPORT_PORT};
+	struct hc_call c = {
+		.nr = nr, .args = {gpa, npages, attrs, 0}, .transport = HC_TRANSPORT_PORT};
 
 	return hc_validate(m, sev, &c);
 }
@@ -63,7 +65,7 @@ static void test_hypercall_valid(void **state)
 	EXPECT(HC_OK, &small, 0, 1, 0);
 	EXPECT(HC_OK, &small, 0x200000, 512, ATTR_2M);
 	EXPECT(HC_OK, &small, 0x200000, 1024, ATTR_2M | ENC);
-	EXPECT(HC_OK, &small, (256ull << 20) - PAGE_SIZE, 1, 0); /* last page */
+	EXPECT(HC_OK, &small, (256ull << 20) - PAGE_SIZE, 1, 0);   /* last page */
 	EXPECT(HC_OK, &small, 0, (256ull << 20) >> PAGE_SHIFT, 0); /* all of it */
 	/* Non-RAM but backed (firmware window, VMM region): as KVM, accepted. */
 	EXPECT(HC_OK, &small, MEM_FW_SHARED_GPA, MEM_FW_SHARED_SIZE >> PAGE_SHIFT, 0);
@@ -90,8 +92,7 @@ static void test_hypercall_unknown_nr(void **state)
 
 static void test_hypercall_not_enabled(void **state)
 {
-	assert_int_equal(v_nr(&small, false, KVM_HC_MAP_GPA_RANGE, 0x200000, 1, 0),
-			 HC_NOT_ENABLED);
+	assert_int_equal(v_nr(&small, false, KVM_HC_MAP_GPA_RANGE, 0x200000, 1, 0), HC_NOT_ENABLED);
 	/* Even a malformed call gets "not enabled" first: nothing is offered. */
 	assert_int_equal(v_nr(&small, false, KVM_HC_MAP_GPA_RANGE, 1, 0, ~0ull), HC_NOT_ENABLED);
 }

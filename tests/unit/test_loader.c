@@ -21,9 +21,9 @@
 #include "memory.h"
 #include "util.h"
 
-#define IMG_MAX (64 * 1024)
-#define TEXT_GPA 0x100000ull
-#define DATA_GPA 0x110000ull
+#define IMG_MAX	    (64 * 1024)
+#define TEXT_GPA    0x100000ull
+#define DATA_GPA    0x110000ull
 #define PAYLOAD_OFF 0x1000ull
 
 struct test_elf {

@@ -141,8 +141,10 @@ static void test_log_event_format(void **state)
 	struct evlog log;
 	char *text, *line, *save = NULL;
 	static const char *const want[] = {
-		"{\"seq\":1,\"t_ns\":T,\"type\":\"hypercall\",\"vcpu\":1,\"gen\":2,\"n\":5,\"i\":-3,"
-		"\"h\":\"0x10\",\"zero\":\"0\",\"b\":true,\"f\":false,\"s\":\"x\\\"y\",\"null\":\"\","
+		"{\"seq\":1,\"t_ns\":T,\"type\":\"hypercall\",\"vcpu\":1,\"gen\":2,\"n\":5,\"i\":-"
+		"3,"
+		"\"h\":\"0x10\",\"zero\":\"0\",\"b\":true,\"f\":false,\"s\":\"x\\\"y\",\"null\":"
+		"\"\","
 		"\"r\":[1,2],\"k\":{}}",
 		"{\"seq\":2,\"t_ns\":T,\"type\":\"exit\",\"vcpu\":-1,\"gen\":4294967295,"
 		"\"max\":18446744073709551615,\"min\":-9223372036854775808}",
@@ -239,15 +241,42 @@ static void test_log_open_errors(void **state)
 
 static void test_log_stdout(void **state)
 {
+	char path[] = "/tmp/test_log_XXXXXX";
+	int fd = mkstemp(path), saved;
 	struct evlog log;
+	char *text;
 
+	/* "-" logs to stdout; stdout stays usable after the log is closed. */
+	assert_true(fd >= 0);
+	fflush(stdout);
+	saved = dup(STDOUT_FILENO);
+	assert_true(saved >= 0);
+	dup2(fd, STDOUT_FILENO);
+	close(fd);
 	assert_int_equal(evlog_open(&log, "-"), 0);
 	assert_ptr_equal(log.f, stdout);
 	assert_false(log.own);
+	evlog_begin(&log, "to_stdout", 0, 0);
+	evlog_end(&log);
 	evlog_close(&log);
 	assert_null(log.f);
-	/* stdout is still usable afterwards. */
-	assert_true(fflush(stdout) == 0);
+	printf("after close\n");
+	fflush(stdout);
+	/* Twice, as a second run in the same process would. */
+	assert_int_equal(evlog_open(&log, "-"), 0);
+	evlog_begin(&log, "again", 0, 0);
+	evlog_end(&log);
+	evlog_close(&log);
+	printf("end\n");
+	fflush(stdout);
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+	text = read_all(path);
+	unlink(path);
+	if (!strstr(text, "\"type\":\"to_stdout\"") || !strstr(text, "}\nafter close\n{") ||
+	    !strstr(text, "\"type\":\"again\"") || !strstr(text, "}\nend\n"))
+		fail_msg("stdout got: %s", text);
+	free(text);
 }
 
 int main(void)

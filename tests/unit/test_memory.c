@@ -21,8 +21,8 @@
 #define VMM_SIZE (1ull << 20)
 
 static const uint64_t sizes[] = {
-	16ull << 20,  256ull << 20,		  3ull << 30, (3ull << 30) + (1ull << 20),
-	4ull << 30,   64ull << 30, 1ull << 40,
+	16ull << 20, 256ull << 20, 3ull << 30, (3ull << 30) + (1ull << 20),
+	4ull << 30,  64ull << 30,  1ull << 40,
 };
 
 static const struct e820_entry *find_entry(const struct guest_mem *m, uint64_t addr)
@@ -269,10 +269,10 @@ static void test_memory_touches_vmm(void **state)
 	assert_true(mem_touches_vmm(&m, v, 1));
 	assert_true(mem_touches_vmm(&m, v - 1, 2));
 	assert_true(mem_touches_vmm(&m, v + VMM_SIZE - 1, 1));
-	assert_true(mem_touches_vmm(&m, 0, 256ull << 20)); /* covers it */
-	assert_false(mem_touches_vmm(&m, v - 1, 1));        /* adjacent below */
+	assert_true(mem_touches_vmm(&m, 0, 256ull << 20));  /* covers it */
+	assert_false(mem_touches_vmm(&m, v - 1, 1));	    /* adjacent below */
 	assert_false(mem_touches_vmm(&m, v + VMM_SIZE, 1)); /* adjacent above */
-	assert_false(mem_touches_vmm(&m, v, 0));            /* empty */
+	assert_false(mem_touches_vmm(&m, v, 0));	    /* empty */
 	/* A range that wraps around is treated as touching (it covers all). */
 	assert_true(mem_touches_vmm(&m, UINT64_MAX, 2));
 	assert_true(mem_touches_vmm(&m, 0x1000, UINT64_MAX));

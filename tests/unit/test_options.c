@@ -139,8 +139,8 @@ static void test_options_everything(void **state)
 {
 	assert_int_equal(parse("-m", "1G", "-c", "4", "--cmdline", "scenario=sev x=1", "--timeout",
 			       "5", "--sev", "--cbit", "55", "--hypercall=port", "--log", "l.jsonl",
-			       "--guest-script", "s.txt", "--dump-bitmap", "--check", "--gen-filter",
-			       "--sched=serial", "--seed", "0x10", "--inject",
+			       "--guest-script", "s.txt", "--dump-bitmap", "--check",
+			       "--gen-filter", "--sched=serial", "--seed", "0x10", "--inject",
 			       "vcpu=1,kind=msr,prob=0.5,delay=3", "--inject", "kind=all",
 			       "--allow-emulated", "--kvm", "/dev/null", "-v", "-v", "g.elf", NULL),
 			 OPTS_RUN);
@@ -185,8 +185,8 @@ static void test_options_forms(void **state)
 	/* "--" ends the options: a guest called "-x". */
 	assert_int_equal(parse("--", "-x", NULL), OPTS_RUN);
 	assert_string_equal(opts.kernel_path, "-x");
-	for (const char *const *t = (const char *const[]){"auto", "exit", "vmmcall", "vmcall",
-							   "port", NULL};
+	for (const char *const *t =
+		     (const char *const[]){"auto", "exit", "vmmcall", "vmcall", "port", NULL};
 	     *t; t++) {
 		char arg[64];
 
@@ -356,7 +356,7 @@ static void test_options_parse_size(void **state)
 		{"16777215T", UINT64_MAX - ((1ull << 40) - 1)},
 		{"18446744073709551615", UINT64_MAX},
 	};
-	static const char *const bad[] = {"",   "12Q", "-1", "+1",  "0x",   "0x10", "1KB",
+	static const char *const bad[] = {"",	"12Q", "-1", "+1",   "0x",  "0x10", "1KB",
 					  " 1", "1 ",  "K",  "1.5G", "1K ", "1e3"};
 	static const char *const huge[] = {"18446744073709551616", "16777216T", "17179869184G",
 					   "18014398509481984K", "99999999999999999999999"};
@@ -384,11 +384,16 @@ static void test_options_parse_u64(void **state)
 		const char *s;
 		uint64_t v;
 	} good[] = {
-		{"0", 0},	    {"42", 42},	      {"0x2a", 42},
-		{"0X2A", 42},	    {"052", 42}, /* C syntax: octal */
-		{"18446744073709551615", UINT64_MAX}, {"0xffffffffffffffff", UINT64_MAX},
+		{"0", 0},
+		{"42", 42},
+		{"0x2a", 42},
+		{"0X2A", 42},
+		{"052", 42}, /* C syntax: octal */
+		{"18446744073709551615", UINT64_MAX},
+		{"0xffffffffffffffff", UINT64_MAX},
 	};
-	static const char *const bad[] = {"", "-1", "+1", "0x", "12Q", " 1", "1 ", "0xg", "08", "x"};
+	static const char *const bad[] = {"",	"-1", "+1",  "0x", "12Q",
+					  " 1", "1 ", "0xg", "08", "x"};
 	uint64_t v;
 
 	for (unsigned i = 0; i < ARRAY_SIZE(good); i++) {
@@ -419,9 +424,9 @@ static void test_options_parse_u64(void **state)
 static void test_options_parse_inject(void **state)
 {
 	static const char *const bad[] = {
-		"vcpu=64",  "vcpu=-1",	   "vcpu=",	"kind=foo", "kind=",	 "prob=1.5",
-		"prob=-0.1", "prob=nan",   "prob=",	"prob=0.5x", "delay=10000001", "delay=-1",
-		"bogus=1",  "vcpu",	   "=1",	"vcpu=1,,kind=x",
+		"vcpu=64",   "vcpu=-1",	 "vcpu=", "kind=foo",	    "kind=",	      "prob=1.5",
+		"prob=-0.1", "prob=nan", "prob=", "prob=0.5x",	    "delay=10000001", "delay=-1",
+		"bogus=1",   "vcpu",	 "=1",	  "vcpu=1,,kind=x",
 	};
 	struct inject_rule r;
 	char longspec[300];

@@ -76,7 +76,8 @@ static void check_identity_map(uint64_t pml4_gpa, uint64_t top)
 
 		for (uint64_t j = 0; j < 512; j++)
 			if (pd[j] != ((g * SZ_1G + j * SZ_2M) | 0x87))
-				fail_msg("PD %" PRIu64 " entry %" PRIu64 ": %#" PRIx64, g, j, pd[j]);
+				fail_msg("PD %" PRIu64 " entry %" PRIu64 ": %#" PRIx64, g, j,
+					 pd[j]);
 	}
 }
 
@@ -215,6 +216,14 @@ static void test_x86_gdt_decoding(void **state)
 	assert_int_equal(s.selector, 0);
 	assert_int_equal(s.type, 0);
 	assert_int_equal(s.base, 0);
+	/* A selector beyond the table is a null segment, not a read past it. */
+	memset(&s, 0xff, sizeof(s));
+	x86_segment_from_gdt(GDT_ENTRIES << 3, &s);
+	assert_int_equal(s.present, 0);
+	assert_int_equal(s.selector, GDT_ENTRIES << 3);
+	x86_segment_from_gdt(0xfff8, &s);
+	assert_int_equal(s.present, 0);
+	assert_int_equal(s.limit, 0);
 }
 
 /* ---- the walker on hand-made tables ---- */
@@ -389,6 +398,11 @@ static void test_x86_gva_to_gpa(void **state)
 	assert_int_equal(gpa, 0x80123456);
 	assert_int_equal(x86_gva_to_gpa(&mem, G_PML4, VA_HI + 0x1234, &gpa), 0);
 	assert_int_equal(gpa, 0x201234);
+	/* Non-canonical twins of mapped addresses are not mapped (#GP). */
+	gpa = 0xdead;
+	assert_int_equal(x86_gva_to_gpa(&mem, G_PML4, 0x0000ffff80001234ull, &gpa), -ENOENT);
+	assert_int_equal(x86_gva_to_gpa(&mem, G_PML4, 0x8000000000000123ull, &gpa), -ENOENT);
+	assert_int_equal(gpa, 0xdead);
 	/* Holes at every level. */
 	gpa = 0xdead;
 	assert_int_equal(x86_gva_to_gpa(&mem, G_PML4, 0x2000, &gpa), -ENOENT);
