@@ -74,12 +74,18 @@ kexec_trampoline:
 	inc %rdx
 	dec %rcx
 	jmp 6b
-7:	test %r10, %r10
+7:	cmp $8, %r10
+	jb 10f
+	movq $0, (%rdx)
+	add $8, %rdx
+	sub $8, %r10
+	jmp 7b
+10:	test %r10, %r10
 	jz 9f
 	movb $0, (%rdx)
 	inc %rdx
 	dec %r10
-	jmp 7b
+	jmp 10b
 9:	add $32, %r9
 	dec %r8
 	jmp 4b

@@ -19,13 +19,21 @@ uint64_t cbit_mask;
 uint64_t boot_cr3;
 static uint64_t next_free, pml4_gpa;
 
+/* Not zeroed: a kernel does not clear a 2 MiB bounce pool it allocates. */
 uint64_t alloc_pages(uint64_t n)
 {
 	uint64_t p = next_free;
 
-	GUEST_ASSERT(is_ram(p, n * PAGE_SIZE));
+	GUEST_ASSERT(n == 0 || is_ram(p, n * PAGE_SIZE));
 	next_free += n * PAGE_SIZE;
-	memset((void *)p, 0, n * PAGE_SIZE);
+	return p;
+}
+
+static uint64_t alloc_table(void)
+{
+	uint64_t p = alloc_pages(1);
+
+	memset((void *)p, 0, PAGE_SIZE);
 	return p;
 }
 
@@ -49,16 +57,16 @@ void mm_init(void)
 	/* Odd frame for the PML4. */
 	if (!((next_free >> 12) & 1))
 		next_free += PAGE_SIZE;
-	pml4_gpa = alloc_pages(1);
+	pml4_gpa = alloc_table();
 	pml4 = (uint64_t *)pml4_gpa;
 	for (uint64_t va = 0; va < top; va += SZ_2M) {
 		uint64_t *l3, *l2, i4 = (va >> 39) & 511, i3 = (va >> 30) & 511;
 
 		if (!(pml4[i4] & PTE_P))
-			pml4[i4] = alloc_pages(1) | PTE_TABLE;
+			pml4[i4] = alloc_table() | PTE_TABLE;
 		l3 = table(pml4[i4]);
 		if (!(l3[i3] & PTE_P))
-			l3[i3] = alloc_pages(1) | PTE_TABLE;
+			l3[i3] = alloc_table() | PTE_TABLE;
 		l2 = table(l3[i3]);
 		/* Private by default: the C-bit on every 2 MiB that holds RAM. */
 		l2[(va >> 21) & 511] = va | PTE_TABLE | PTE_PS | (is_ram(va, PAGE_SIZE) ||
@@ -91,25 +99,30 @@ static uint64_t *split(uint64_t *pde)
 
 void set_cbit_range(uint64_t va, uint64_t npages, bool encrypted)
 {
-	uint64_t end = va + npages * PAGE_SIZE;
+	uint64_t end = va + npages * PAGE_SIZE, start = va;
 
 	while (va < end) {
-		uint64_t *pde = leaf_2m(va);
+		uint64_t *pde = leaf_2m(va), *pte;
 
 		if ((*pde & PTE_PS) && !(va & (SZ_2M - 1)) && end - va >= SZ_2M) {
 			*pde = encrypted ? (*pde | cbit_mask) : (*pde & ~cbit_mask);
-			invlpg(va);
 			va += SZ_2M;
 			continue;
 		}
 		if (*pde & PTE_PS)
 			split(pde);
-		uint64_t *pte = &table(*pde)[(va >> 12) & 511];
-
+		pte = &table(*pde)[(va >> 12) & 511];
 		*pte = encrypted ? (*pte | cbit_mask) : (*pte & ~cbit_mask);
-		invlpg(va);
 		va += PAGE_SIZE;
 	}
+	/*
+	 * One flush: on a shadow-paging hypervisor every invlpg is a trap
+	 * (about 60 us on kvm_pvm), as Linux's cpa flushes a range at once.
+	 */
+	if (end - start == PAGE_SIZE)
+		invlpg(start);
+	else
+		write_cr3(read_cr3());
 }
 
 bool page_is_encrypted(uint64_t va)

@@ -330,9 +330,72 @@ static void run_checks(struct vm *vm, struct vcpu *vcpu, uint32_t gen, bool rese
 	}
 }
 
-void check_on_ready(struct vcpu *vcpu)
+void check_migration_point(struct vm *vm, struct vcpu *vcpu, const char *at)
 {
-	(void)vcpu;
+	struct check_report reset, truth;
+	struct kvm_sregs sregs;
+	uint64_t stale, mismatched;
+	bool safe;
+
+	if (!vm->mig.ready || !vm->opts.sev || !vm->opts.check)
+		return;
+	memset(&reset, 0, sizeof(reset));
+	memset(&truth, 0, sizeof(truth));
+	check_reset(&vm->encmap, &vm->mem, vcpu->generation, &reset);
+	if (kvm_ioctl_raw(vcpu->fd, KVM_GET_SREGS, &sregs) == 0)
+		check_truth(&vm->encmap, &vm->mem, sregs.cr3, vm->opts.cbit, &truth);
+	else
+		truth.error = -EIO;
+	stale = reset.pages[VIOL_STALE_SHARED] + reset.pages[VIOL_FOREIGN_SHARED] +
+		reset.pages[VIOL_FIRMWARE_LOST];
+	mismatched = truth.pages[VIOL_HOST_SHARED_GUEST_PRIVATE] +
+		     truth.pages[VIOL_HOST_PRIVATE_GUEST_SHARED];
+	safe = !stale && !mismatched && !truth.error;
+	vm->mig.points++;
+	evlog_begin(&vm->log, "migration_point", (int)vcpu->id, vcpu->generation);
+	evlog_str(&vm->log, "at", at);
+	evlog_bool(&vm->log, "safe", safe);
+	evlog_u64(&vm->log, "stale_pages", stale);
+	evlog_u64(&vm->log, "host_shared_guest_private",
+		  truth.pages[VIOL_HOST_SHARED_GUEST_PRIVATE]);
+	evlog_u64(&vm->log, "host_private_guest_shared",
+		  truth.pages[VIOL_HOST_PRIVATE_GUEST_SHARED]);
+	evlog_end(&vm->log);
+	if (!safe) {
+		if (!vm->mig.unsafe_points)
+			vm->mig.first_unsafe_seq = vm->log.seq;
+		vm->mig.unsafe_points++;
+	}
+	check_report_free(&reset);
+	check_report_free(&truth);
+}
+
+void check_migration_summary(struct vm *vm)
+{
+	struct migration_state *m = &vm->mig;
+	uint64_t blocked_ns = m->blocked_ns, blocked_events = m->blocked_events;
+
+	if (!vm->opts.sev)
+		return;
+	if (!m->ready) { /* still blocked at exit: close the window */
+		blocked_ns += now_ns() - m->last_change_ns;
+		blocked_events += vm->log.seq - m->blocked_since_seq;
+	}
+	evlog_begin(&vm->log, "migration", -1, vm->generation);
+	evlog_bool(&vm->log, "migratable_at_exit", m->ready);
+	evlog_u64(&vm->log, "blocked_windows", m->windows);
+	evlog_u64(&vm->log, "blocked_ns", blocked_ns);
+	evlog_u64(&vm->log, "blocked_events", blocked_events);
+	evlog_u64(&vm->log, "points_checked", m->points);
+	evlog_u64(&vm->log, "unsafe_points", m->unsafe_points);
+	evlog_u64(&vm->log, "first_unsafe_seq", m->first_unsafe_seq);
+	evlog_end(&vm->log);
+	if (vm->opts.verbose)
+		fprintf(stderr,
+			"mini-vmm: migration blocked in %" PRIu64 " window(s), %" PRIu64
+			" us, %" PRIu64 " events; %" PRIu64 " of %" PRIu64
+			" migratable sync points would copy a page with the wrong protection\n",
+			m->windows, blocked_ns / 1000, blocked_events, m->unsafe_points, m->points);
 }
 
 enum vcpu_action check_on_sync(struct vcpu *vcpu, const struct ucall *uc)
@@ -347,6 +410,7 @@ enum vcpu_action check_on_sync(struct vcpu *vcpu, const struct ucall *uc)
 		if (gen > vm->generation)
 			vm->generation = gen;
 	}
+	check_migration_point(vm, vcpu, sync_tag_name(tag));
 	evlog_begin(&vm->log, "sync", (int)vcpu->id, vcpu->generation);
 	evlog_str(&vm->log, "tag", sync_tag_name(tag));
 	evlog_u64(&vm->log, "arg", arg);

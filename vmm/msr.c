@@ -45,7 +45,6 @@ static void migration_update(struct vm *vm, struct vcpu *vcpu, uint64_t value)
 	if (ready) {
 		m->blocked_ns += now - m->last_change_ns;
 		m->blocked_events += vm->log.seq - m->blocked_since_seq;
-		check_on_ready(vcpu);
 	} else {
 		m->windows++;
 		m->blocked_since_seq = vm->log.seq;

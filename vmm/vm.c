@@ -529,6 +529,9 @@ int vm_create(struct vm *vm, const struct vm_opts *opts)
 	vm->vcpus[0].start_rdi = vm->layout.start_info;
 	vm->vcpus[0].start_cr3 = vm->layout.pml4;
 	vm->vcpus[0].state = VCPU_PENDING;
+	/* msr.rst: a guest with encrypted memory starts not migratable. */
+	vm->mig.last_change_ns = now_ns();
+	vm->mig.windows = opts->sev ? 1 : 0;
 	sched_init(vm);
 	return 0;
 }
@@ -616,8 +619,11 @@ int vm_run(struct vm *vm)
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		uint64_t n = 0;
 
+		vm->userspace_exits += vm->vcpus[i].exits;
 		if (kvm_read_stat(vm->vcpus[i].fd, "insn_emulation", &n) == 0)
 			vm->insn_emulation += n;
+		if (kvm_read_stat(vm->vcpus[i].fd, "exits", &n) == 0)
+			vm->kvm_exits += n;
 	}
 	if (vm->opts.verbose)
 		fprintf(stderr, "mini-vmm: first guest instruction after %" PRIu64 " us, %" PRIu64
@@ -630,8 +636,10 @@ int vm_run(struct vm *vm)
 			 vm->checks_failed, vm->checks_run);
 	}
 	pthread_mutex_lock(&vm->lock);
-	if (vm->opts.sev)
+	if (vm->opts.sev) {
 		check_snapshot_locked(vm, NULL, "exit");
+		check_migration_summary(vm);
+	}
 	evlog_begin(&vm->log, "exit", -1, vm->generation);
 	evlog_u64(&vm->log, "status", (uint64_t)vm->exit_status);
 	evlog_str(&vm->log, "reason", vm->exit_reason);
@@ -641,6 +649,8 @@ int vm_run(struct vm *vm)
 	evlog_u64(&vm->log, "checks_failed", vm->checks_failed);
 	evlog_u64(&vm->log, "first_run_ns", vm->t_first_run_ns - vm->t_start_ns);
 	evlog_u64(&vm->log, "insn_emulation", vm->insn_emulation);
+	evlog_u64(&vm->log, "kvm_exits", vm->kvm_exits);
+	evlog_u64(&vm->log, "userspace_exits", vm->userspace_exits);
 	evlog_end(&vm->log);
 	pthread_mutex_unlock(&vm->lock);
 	return vm->exit_status;

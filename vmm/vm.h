@@ -128,7 +128,9 @@ struct migration_state {
 	uint64_t blocked_ns;   /* total time not migratable */
 	uint64_t blocked_events;
 	uint64_t windows;      /* number of not-migratable windows */
-	uint64_t unsafe_ready_events; /* READY while bitmap != truth */
+	uint64_t points;       /* SYNC points seen while migratable */
+	uint64_t unsafe_points; /* ... where bitmap != guest truth */
+	uint64_t first_unsafe_seq;
 };
 
 struct vm {
@@ -148,6 +150,8 @@ struct vm {
 	bool pvm_msr;       /* the native-mode MSR exists */
 	uint64_t probe_loop_ns;
 	uint64_t insn_emulation; /* vCPU statistic, summed at exit */
+	uint64_t kvm_exits;      /* vCPU statistic "exits" (in-kernel + userspace) */
+	uint64_t userspace_exits;
 	int64_t probe_hc_rax;
 	enum minivmm_transport transport;
 	unsigned nr_vcpus;
