@@ -40,6 +40,8 @@ enum strategy {
 
 void scenario_kexec(void);
 void kexec_share_boot_pages(void);
+bool hostile_run(const char *name);
+void hostile_ap_spin(void);
 extern char ap_entry[];
 void kexec_ap_main(uint64_t cpu);
 /* From entry.S */

@@ -208,7 +208,7 @@ void ap_main(uint64_t cpu)
 
 void guest_main(uint64_t start_info, uint64_t handover)
 {
-	char name[32];
+	char name[40];
 	const char *s;
 
 	const struct handover *h = (const void *)handover;
@@ -228,6 +228,8 @@ void guest_main(uint64_t start_info, uint64_t handover)
 			guest_done(0);
 		}
 	}
+	if (!strncmp(s, "hostile-", 8) && hostile_run(s))
+		guest_done(0);
 	printf("unknown scenario '%s'\n", s);
 	guest_abort("unknown scenario on the command line", __FILE__, __LINE__, 0);
 }
