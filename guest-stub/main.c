@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* Guest scenarios, chosen with scenario=NAME on the command line. */
 #include "kexec.h"
+#include "script.h"
 
 static char decrypted_page[4096] __attribute__((section(".bss_decrypted"), aligned(4096)));
 
@@ -90,7 +91,7 @@ static void scenario_sev(void)
 	       decrypted_page, shared.pv_pages, boot.nr_cpus, shared.bounce_2m, shared.bounce_4k);
 }
 
-/* One hypercall per line: "map GPA NPAGES ATTRS [GEN] [expect RET]". */
+/* One hypercall per line: "map GPA NPAGES ATTRS [GEN] [expect RET]" (script.c). */
 static void scenario_script(void)
 {
 	const char *p, *end;
@@ -100,71 +101,28 @@ static void scenario_script(void)
 	p = (const char *)boot.script->paddr;
 	end = p + boot.script->size;
 	while (p < end) {
-		char line[256];
-		size_t n = 0;
-		const char *q;
-		uint64_t v[4] = {0}, expect = 0;
-		unsigned nv = 0;
-		bool has_expect = false;
+		const char *nl = p;
+		struct script_call call;
+		enum script_result res;
 		long r;
 
+		while (nl < end && *nl != '\n')
+			nl++;
 		lineno++;
-		while (p < end && *p != '\n') {
-			if (n + 1 < sizeof(line))
-				line[n++] = *p;
-			p++;
-		}
-		p++;
-		line[n] = '\0';
-		q = line;
-		while (*q == ' ' || *q == '\t')
-			q++;
-		if (!*q || *q == '#')
+		res = script_parse_line(p, (size_t)(nl - p), &call);
+		p = nl + 1;
+		if (res == SCRIPT_EMPTY)
 			continue;
-		if (strncmp(q, "map", 3) || (q[3] != ' ' && q[3] != '\t')) {
-			printf("script line %u: unknown command: %s\n", lineno, line);
-			guest_abort("malformed guest script line", "guest-script", (int)lineno, 0);
+		if (res != SCRIPT_CALL) {
+			printf("script line %u: %s\n", lineno, script_result_name(res));
+			guest_abort("malformed guest script line", "guest-script", (int)lineno, res);
 		}
-		q += 3;
-		for (;;) {
-			while (*q == ' ' || *q == '\t')
-				q++;
-			if (!*q || *q == '#')
-				break;
-			if (!strncmp(q, "expect", 6)) {
-				q += 6;
-				while (*q == ' ')
-					q++;
-				bool neg = *q == '-';
-				uint64_t e;
-
-				if (neg)
-					q++;
-				if (!parse_num(q, &q, &e)) {
-					printf("script line %u: bad expect value\n", lineno);
-					guest_abort("malformed guest script line", "guest-script",
-						    (int)lineno, 0);
-				}
-				expect = neg ? -e : e;
-				has_expect = true;
-				continue;
-			}
-			if (nv == 4 || !parse_num(q, &q, &v[nv]) || (*q && *q != ' ' && *q != '\t' && *q != '#')) {
-				printf("script line %u: malformed: %s\n", lineno, line);
-				guest_abort("malformed guest script line", "guest-script", (int)lineno, 0);
-			}
-			nv++;
-		}
-		if (nv < 3) {
-			printf("script line %u: want 'map GPA NPAGES ATTRS [GEN] [expect RET]'\n", lineno);
-			guest_abort("malformed guest script line", "guest-script", (int)lineno, 0);
-		}
-		r = kvm_hypercall4(KVM_HC_MAP_GPA_RANGE, v[0], v[1], v[2], v[3]);
+		r = kvm_hypercall4(KVM_HC_MAP_GPA_RANGE, call.gpa, call.npages, call.attrs, call.gen);
 		calls++;
-		printf("script line %u: map %#lx %lu %#lx gen %lu -> %ld\n", lineno, v[0], v[1], v[2],
-		       v[3], r);
-		if (has_expect && (uint64_t)r != expect) {
-			printf("script line %u: expected %ld, got %ld\n", lineno, (long)expect, r);
+		printf("script line %u: map %#lx %lu %#lx gen %lu -> %ld\n", lineno, call.gpa,
+		       call.npages, call.attrs, call.gen, r);
+		if (call.has_expect && r != call.expect) {
+			printf("script line %u: expected %ld, got %ld\n", lineno, (long)call.expect, r);
 			guest_abort("hypercall return differs from 'expect'", "guest-script",
 				    (int)lineno, (uint64_t)r);
 		}

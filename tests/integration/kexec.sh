@@ -44,7 +44,7 @@ for f in silent-share:host_private_guest_shared unmapped-share:host_shared_guest
 done
 
 # Same seed, same log (minus time fields), same verdict, in serial mode.
-norm() { sed -E 's/"t_ns":[0-9]+,//; s/"(first_run_ns|probe_loop_ns|insn_emulation)":[0-9]+//g' "$1"; }
+norm() { sed -E 's/"t_ns":[0-9]+,//; s/,"[a-z_]*(_ns|insn_emulation|kvm_exits)":[0-9]+//g' "$1"; }
 d=$(mktemp -d)
 for r in a b; do
 	"$VMM" --sev --check -c 2 --sched=serial --seed 7 --log "$d/$r.jsonl" \
