@@ -130,6 +130,34 @@ static void scenario_script(void)
 	printf("script: %u call(s)\n", calls);
 }
 
+/*
+ * scenario=bench-exit n=N: N bare port exits (the VMM ignores port 0xEC),
+ * then N MAP_GPA_RANGE calls through the full handler, each phase between
+ * SYNC(BENCH) markers whose log time stamps bench/exitpath.sh reads.
+ */
+static void scenario_bench_exit(void)
+{
+	uint64_t n = cmdline_u64("n", 10000), rounds = cmdline_u64("rounds", 20);
+	uint64_t base = alloc_pages(1024), i = 0;
+
+	GUEST_ASSERT(sev_active && rounds && n >= rounds);
+	/* Interleaved rounds, so that drift on a noisy host hits both phases. */
+	for (uint64_t r = 0; r < rounds; r++) {
+		guest_sync(SYNC_BENCH, 0, r);
+		for (uint64_t k = 0; k < n / rounds; k++)
+			__asm__ volatile("outb %%al, %0" : : "i"(MINIVMM_PORT_NULL), "a"(0));
+		guest_sync(SYNC_BENCH, 1, r);
+		for (uint64_t k = 0; k < n / rounds; k++, i++) {
+			/* Walk 1024 pages: shared on the way up, private on the way back. */
+			uint64_t page = i % 1024;
+			uint64_t attrs = (i / 1024) & 1 ? KVM_MAP_GPA_RANGE_ENCRYPTED : 0;
+
+			GUEST_ASSERT_EQ(map_gpa_range(base + page * PAGE_SIZE, 1, attrs), 0);
+		}
+	}
+	guest_sync(SYNC_BENCH, 2, rounds);
+}
+
 static void scenario_fault(void)
 {
 	/* A write to a non-canonical address: #GP, a triple fault without an IDT. */
@@ -157,6 +185,7 @@ static const struct scenario scenarios[] = {
 	{"fault", scenario_fault},
 	{"spin", scenario_spin},
 	{"kexec", scenario_kexec},
+	{"bench-exit", scenario_bench_exit},
 };
 
 void ap_main(uint64_t cpu)

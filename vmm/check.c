@@ -416,7 +416,8 @@ enum vcpu_action check_on_sync(struct vcpu *vcpu, const struct ucall *uc)
 	evlog_u64(&vm->log, "arg", arg);
 	evlog_bool(&vm->log, "migratable", vm->mig.ready);
 	evlog_u64(&vm->log, "shared_pages", encmap_count_shared(&vm->encmap));
-	log_runs(vm);
+	if (tag != SYNC_BENCH)
+		log_runs(vm);
 	evlog_end(&vm->log);
 	if (vm->opts.check && vm->opts.sev) {
 		/* BOOT: the strategy claims a clean bitmap before the new kernel shares. */

@@ -19,6 +19,7 @@ static const char *const tag_names[SYNC_MAX] = {
 	[SYNC_NONE] = "none",		  [SYNC_KEXEC_BEGIN] = "kexec_begin",
 	[SYNC_BOOT] = "boot",		  [SYNC_RESET_DONE] = "reset_done",
 	[SYNC_READY] = "ready",		  [SYNC_SHARED] = "shared",
+	[SYNC_BENCH] = "bench",
 };
 
 const char *ucall_cmd_name(uint32_t cmd)

@@ -130,6 +130,8 @@ enum vcpu_action vcpu_handle_io(struct vcpu *vcpu)
 		return ACT_CONTINUE;
 	}
 	switch (run->io.port) {
+	case MINIVMM_PORT_NULL:
+		return ACT_CONTINUE;
 	case MINIVMM_PORT_CONSOLE: {
 		FILE *out = vm->log.f == stdout ? stderr : stdout;
 

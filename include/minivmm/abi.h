@@ -24,6 +24,8 @@
  * exactly as for vmmcall and does an out; the VMM writes the result to RAX.
  */
 #define MINIVMM_PORT_HYPERCALL 0xEB
+/* Ignored by the VMM without a trace: the bare cost of a port exit (bench). */
+#define MINIVMM_PORT_NULL 0xEC
 
 /* ---- ucall ----------------------------------------------------------- */
 
@@ -46,6 +48,7 @@ enum sync_tag {
 	SYNC_RESET_DONE = 3,  /* args[1] = generation that reset */
 	SYNC_READY = 4,       /* args[1] = generation, ready to migrate */
 	SYNC_SHARED = 5,      /* args[1] = generation, done sharing its pages */
+	SYNC_BENCH = 6,       /* args[1] = benchmark phase marker */
 	SYNC_MAX
 };
 

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Exit path: N MAP_GPA_RANGE calls through the full handler (validation,
+# bitmap, provenance, JSON log to a file) against N bare exits of the same
+# transport that the VMM ignores (port 0xEC), interleaved in one guest run
+# (scenario=bench-exit). Times come from the VMM's own log time stamps.
+#   bench/exitpath.sh [--quick] [--json FILE]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+VMM=${VMM:-$root/build/mini-vmm}
+GUEST=${GUEST:-$root/build/guest-stub/guest.elf}
+json=$root/bench/results/exitpath.json
+n=50000
+reps=5
+while [ $# -gt 0 ]; do
+	case $1 in
+	--quick) n=5000 reps=1 ;;
+	--json) json=$2; shift ;;
+	*) echo "usage: $0 [--quick] [--json FILE]" >&2; exit 2 ;;
+	esac
+	shift
+done
+mkdir -p "$(dirname "$json")"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+for r in $(seq "$reps"); do
+	"$VMM" --sev --log "$tmp/run$r.jsonl" --cmdline "scenario=bench-exit n=$n rounds=20" \
+		"$GUEST" >/dev/null
+done
+python3 - "$json" "$n" "$tmp"/run*.jsonl <<'PY'
+import json, statistics, sys
+out, n, logs = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+rows = []
+for path in logs:
+    ev = [json.loads(l) for l in open(path)]
+    marks = [e for e in ev if e.get("type") == "sync" and e.get("tag") == "bench"]
+    bare = full = 0
+    for a, b in zip(marks, marks[1:]):
+        if a["arg"] == 0:
+            bare += b["t_ns"] - a["t_ns"]
+        else:
+            full += b["t_ns"] - a["t_ns"]
+    start = next(e for e in ev if e["type"] == "start")
+    end = next(e for e in ev if e["type"] == "exit")
+    rows.append({"bare_us": bare / n / 1e3, "full_us": full / n / 1e3, "ratio": full / bare,
+                 "handler_us": end.get("hypercall_handler_ns", 0) / n / 1e3,
+                 "transport": start["transport"], "hypervisor": start["hypervisor"]})
+med = lambda k: statistics.median(r[k] for r in rows)
+res = {"benchmark": "exitpath", "calls_per_run": n, "runs": len(rows),
+       "transport": rows[0]["transport"], "hypervisor": rows[0]["hypervisor"],
+       "bare_us_per_exit": round(med("bare_us"), 2), "full_us_per_call": round(med("full_us"), 2),
+       "ratio_full_over_bare": round(med("ratio"), 3),
+       "handler_us_per_call": round(med("handler_us"), 2),
+       "target": "ratio <= 1.05", "met": med("ratio") <= 1.05, "per_run": rows}
+json.dump(res, open(out, "w"), indent=1)
+print("exitpath (%s on %s): bare %.1f us/exit, full handler %.1f us/call, ratio %.3f "
+      "(handler itself %.2f us), target <= 1.05: %s" % (
+          res["transport"], res["hypervisor"], res["bare_us_per_exit"], res["full_us_per_call"],
+          res["ratio_full_over_bare"], res["handler_us_per_call"], "met" if res["met"] else "NOT met"))
+PY

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# kexec cycles per second (strategy upstream, --check on) with 1 and 2
+# vCPUs, against starting a fresh mini-vmm process per boot (the same
+# guest doing one boot: share, READY, checks) in the same run.
+#   bench/kexec.sh [--quick] [--json FILE]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+VMM=${VMM:-$root/build/mini-vmm}
+GUEST=${GUEST:-$root/build/guest-stub/guest.elf}
+json=$root/bench/results/kexec.json
+cycles=2000
+fresh=200
+while [ $# -gt 0 ]; do
+	case $1 in
+	--quick) cycles=100 fresh=20 ;;
+	--json) json=$2; shift ;;
+	*) echo "usage: $0 [--quick] [--json FILE]" >&2; exit 2 ;;
+	esac
+	shift
+done
+mkdir -p "$(dirname "$json")"
+python3 - "$json" "$VMM" "$GUEST" "$cycles" "$fresh" <<'PY'
+import json, subprocess, sys, time
+out, vmm, guest, cycles, fresh = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+def run(args):
+    t = time.perf_counter()
+    subprocess.run([vmm] + args + [guest], check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t
+res = {"benchmark": "kexec", "strategy": "upstream", "check": True}
+for cpus in (1, 2):
+    t = run(["--sev", "--check", "-c", str(cpus), "--cmdline",
+             "scenario=kexec strategy=upstream cycles=%d" % cycles])
+    res["cycles_per_s_%dcpu" % cpus] = round(cycles / t, 1)
+t = sum(run(["--sev", "--check", "--cmdline", "scenario=kexec strategy=upstream cycles=0"])
+        for _ in range(fresh))
+res["fresh_process_boots_per_s"] = round(fresh / t, 1)
+res["ratio_kexec_over_fresh_1cpu"] = round(res["cycles_per_s_1cpu"] / res["fresh_process_boots_per_s"], 2)
+res["target"] = ">= 500 cycles/s on kvm_pvm and >= 10x the fresh-process rate"
+res["met"] = res["cycles_per_s_1cpu"] >= 500 and res["ratio_kexec_over_fresh_1cpu"] >= 10
+json.dump(res, open(out, "w"), indent=1)
+print("kexec: %.0f cycles/s (1 vCPU), %.0f cycles/s (2 vCPUs), fresh process %.0f boots/s, "
+      "ratio %.1fx; target %s: %s" % (res["cycles_per_s_1cpu"], res["cycles_per_s_2cpu"],
+      res["fresh_process_boots_per_s"], res["ratio_kexec_over_fresh_1cpu"], res["target"],
+      "met" if res["met"] else "NOT met"))
+PY
