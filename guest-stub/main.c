@@ -33,7 +33,11 @@ void kexec_share_boot_pages(void)
 	set_memory_decrypted(shared.bounce_2m, 512);
 	shared.bounce_4k = alloc_pages(8);
 	set_memory_decrypted(shared.bounce_4k, 8);
-	/* And a device buffer that goes back to private after use. */
+}
+
+/* A device buffer that goes back to private after use. */
+static void device_roundtrip(void)
+{
 	uint64_t tmp = alloc_pages(4);
 
 	set_memory_decrypted(tmp, 4);
@@ -61,6 +65,7 @@ static void scenario_sev(void)
 	}
 	printf("SEV active, C-bit %u, transport %u\n", __builtin_ctzll(cbit_mask), hc_transport);
 	kexec_share_boot_pages();
+	device_roundtrip();
 	/* The shared pages are really mapped without the C-bit, and usable. */
 	GUEST_ASSERT(!page_is_encrypted((uint64_t)decrypted_page));
 	GUEST_ASSERT(page_is_encrypted((uint64_t)&shared));

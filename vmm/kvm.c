@@ -185,3 +185,34 @@ out:
 	close(sfd);
 	return r;
 }
+
+void kvm_dump_stats(int fd, const char *prefix, FILE *f)
+{
+	struct kvm_stats_header h;
+	size_t desc_size;
+	char *descs = NULL;
+	int sfd = ioctl(fd, KVM_GET_STATS_FD, NULL);
+
+	if (sfd < 0)
+		return;
+	if (pread(sfd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) || h.num_desc > 4096 ||
+	    h.name_size > 4096)
+		goto out;
+	desc_size = sizeof(struct kvm_stats_desc) + h.name_size;
+	descs = malloc(desc_size * h.num_desc);
+	if (!descs || pread(sfd, descs, desc_size * h.num_desc, h.desc_offset) !=
+			      (ssize_t)(desc_size * h.num_desc))
+		goto out;
+	for (uint32_t i = 0; i < h.num_desc; i++) {
+		struct kvm_stats_desc *d = (void *)(descs + i * desc_size);
+		uint64_t v;
+
+		if (d->size != 1 || pread(sfd, &v, sizeof(v), h.data_offset + d->offset) != sizeof(v) ||
+		    !v)
+			continue;
+		fprintf(f, "%s%.*s %llu\n", prefix, (int)h.name_size, d->name, (unsigned long long)v);
+	}
+out:
+	free(descs);
+	close(sfd);
+}

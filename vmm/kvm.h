@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Raw: returns the ioctl's result or -errno, silently. */
 int kvm_ioctl_raw(int fd, unsigned long req, void *arg);
@@ -52,3 +53,5 @@ const char *kvm_exit_reason_name(uint32_t reason);
  * fd by name, e.g. "insn_emulation". 0 or -errno (-ENOENT: no such stat).
  */
 int kvm_read_stat(int fd, const char *name, uint64_t *value);
+/* Print every non-zero statistic of fd as "prefix name value" lines. */
+void kvm_dump_stats(int fd, const char *prefix, FILE *f);

@@ -625,6 +625,13 @@ int vm_run(struct vm *vm)
 		if (kvm_read_stat(vm->vcpus[i].fd, "exits", &n) == 0)
 			vm->kvm_exits += n;
 	}
+	if (vm->opts.verbose > 1)
+		for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+			char prefix[32];
+
+			snprintf(prefix, sizeof(prefix), "mini-vmm: vcpu%u stat ", i);
+			kvm_dump_stats(vm->vcpus[i].fd, prefix, stderr);
+		}
 	if (vm->opts.verbose)
 		fprintf(stderr, "mini-vmm: first guest instruction after %" PRIu64 " us, %" PRIu64
 				" instructions emulated\n",
