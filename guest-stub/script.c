@@ -82,16 +82,24 @@ enum script_result script_parse_line(const char *line, size_t len, struct script
 			bool neg;
 			uint64_t e;
 
+			/* Last on the line, after the numbers, separated by a blank. */
 			c.p += 6;
+			if (nv < 3)
+				return SCRIPT_BAD_ARGS;
+			if (c.p >= c.end || (*c.p != ' ' && *c.p != '\t'))
+				return SCRIPT_BAD_EXPECT;
 			skip_blanks(&c);
 			neg = c.p < c.end && *c.p == '-';
 			if (neg)
 				c.p++;
-			if (out->has_expect || !number(&c, &e) || e > (uint64_t)INT64_MAX)
+			if (!number(&c, &e) || e > (uint64_t)INT64_MAX + (neg ? 1 : 0))
 				return SCRIPT_BAD_EXPECT;
 			out->has_expect = true;
-			out->expect = neg ? -(int64_t)e : (int64_t)e;
-			continue;
+			out->expect = neg ? (int64_t)(0 - e) : (int64_t)e;
+			skip_blanks(&c);
+			if (!at_end(&c))
+				return SCRIPT_BAD_EXPECT;
+			break;
 		}
 		if (nv == 4)
 			return SCRIPT_BAD_ARGS;
