@@ -5,10 +5,12 @@
 
 #include "check.h"
 #include "options.h"
+#include "util.h"
 #include "vm.h"
 
 int main(int argc, char **argv)
 {
+	uint64_t t0 = now_ns();
 	struct vm_opts opts;
 	struct vm *vm;
 	int status;
@@ -21,6 +23,7 @@ int main(int argc, char **argv)
 	default:
 		break;
 	}
+	opts.t_start_ns = t0;
 	vm = calloc(1, sizeof(*vm));
 	if (!vm) {
 		fprintf(stderr, "mini-vmm: out of memory\n");

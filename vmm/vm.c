@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -165,14 +166,6 @@ static void on_kick(int sig)
 	probe_alarm = 1;
 }
 
-static void *probe_timer(void *arg)
-{
-	struct vcpu *vcpu = arg;
-
-	usleep(PROBE_TIMEOUT_US);
-	vcpu_kick(vcpu);
-	return NULL;
-}
 
 /*
  * Run a few instructions on vCPU 0 before the guest: a counted loop (is
@@ -202,7 +195,8 @@ static int probe(struct vm *vm)
 		0xe6, 0x80,                                       /* out %al, $0x80 */
 		0xf4,                                             /* hlt */
 	};
-	pthread_t timer;
+	struct itimerval limit = {.it_value = {0, PROBE_TIMEOUT_US}}, off = {{0, 0}, {0, 0}};
+	struct sigaction sa, old;
 	uint64_t t0 = 0, t_loop = 0;
 	bool got_hypercall = false, done = false;
 	uint64_t emulated = 0;
@@ -218,10 +212,15 @@ static int probe(struct vm *vm)
 	r = vcpu_load_start_state(vcpu);
 	if (r < 0)
 		return r;
-	vcpu->thread = pthread_self();
-	vcpu->thread_started = true;
-	if (pthread_create(&timer, NULL, probe_timer, vcpu))
-		return -EAGAIN;
+	/*
+	 * Only this thread exists yet: a process timer (SIGALRM, no
+	 * SA_RESTART) interrupts a KVM_RUN that spins on vmcall. No helper
+	 * thread: creating and cancelling one costs more than the probe.
+	 */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_kick;
+	sigaction(SIGALRM, &sa, &old);
+	setitimer(ITIMER_REAL, &limit, NULL);
 	t0 = now_ns();
 	while (!done) {
 		struct kvm_run *run = vcpu->run;
@@ -252,9 +251,8 @@ static int probe(struct vm *vm)
 			break;
 		}
 	}
-	pthread_cancel(timer);
-	pthread_join(timer, NULL);
-	vcpu->thread_started = false;
+	setitimer(ITIMER_REAL, &off, NULL);
+	sigaction(SIGALRM, &old, NULL);
 	__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 	probe_alarm = 0;
 	if (r < 0)
@@ -378,7 +376,7 @@ int vm_create(struct vm *vm, const struct vm_opts *opts)
 	vm->opts = *opts;
 	vm->fd = -1;
 	vm->sys.fd = -1;
-	vm->t_start_ns = now_ns();
+	vm->t_start_ns = opts->t_start_ns ? opts->t_start_ns : now_ns();
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_cond_init(&vm->cond, NULL);
 	for (unsigned i = 0; i < VM_MAX_VCPUS; i++)

@@ -79,6 +79,7 @@ struct vm_opts {
 	struct inject_rule inject[4];
 	unsigned nr_inject;
 	bool allow_emulated; /* kvm_pvm: do not fail when not native */
+	uint64_t t_start_ns;  /* main() entry, for start-up timing (0: vm_create) */
 };
 
 struct vm_layout {
