@@ -138,6 +138,21 @@ static void vmcall(void)
 	printf("vmcall returned %ld\n", ret);
 }
 
+/*
+ * The same after switching to page tables on an even frame: kvm_pvm then
+ * emulates every instruction (docs/PVM.md) and re-executes vmcall forever.
+ */
+static void vmcall_emulated(void)
+{
+	uint64_t pml4 = alloc_pages(2);
+
+	if ((pml4 >> 12) & 1)
+		pml4 += PAGE_SIZE;
+	memcpy((void *)pml4, (void *)mm_cr3(), PAGE_SIZE);
+	write_cr3(pml4);
+	vmcall();
+}
+
 static void ap_fault_entry(void)
 {
 	*(volatile uint64_t *)0x8000000000000000ull = 1;
@@ -206,6 +221,7 @@ static const struct {
 	{"hostile-msr-unknown", msr_unknown},
 	{"hostile-msr-sev-write", msr_sev_write},
 	{"hostile-vmcall", vmcall},
+	{"hostile-vmcall-emulated", vmcall_emulated},
 	{"hostile-ap-fault", ap_fault},
 	{"hostile-cpu-on", cpu_on},
 	{"hostile-noyield", noyield},
