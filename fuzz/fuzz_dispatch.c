@@ -15,6 +15,8 @@
  * CR3 so the READY truth audit walks fuzzed page tables; every other ioctl
  * fails with -EBADF as on the fd -1 it is given.
  *
+ * FUZZ_VERBOSE=1 prints how each input ended (to check seeds and crashes).
+ *
  * Oracles (abort()): ACT_STOP only with vm->stopping set and a reason, the
  * VM lock released after every exit, I/O IN data all ones, the bitmap's
  * shared count equal to its runs and to its provenance intervals.
@@ -33,14 +35,14 @@
 #include "vcpu.h"
 #include "vm.h"
 
-#define RUN_SIZE (3 * 4096)
-#define IO_DATA_OFFSET 4096 /* KVM_PIO_PAGE_OFFSET * PAGE_SIZE on x86 */
-#define UC_GPA 0x200000ull  /* a struct ucall in RAM */
-#define STR_GPA 0x201000ull /* strings for ABORT/PRINT */
-#define PT_GPA 0x300000ull  /* guest page tables for the truth audit */
-#define MAX_EXITS 16
-#define MAX_BLOBS 3
-#define NR_VCPUS_MAX 4
+#define RUN_SIZE       (3 * 4096)
+#define IO_DATA_OFFSET 4096	   /* KVM_PIO_PAGE_OFFSET * PAGE_SIZE on x86 */
+#define UC_GPA	       0x200000ull /* a struct ucall in RAM */
+#define STR_GPA	       0x201000ull /* strings for ABORT/PRINT */
+#define PT_GPA	       0x300000ull /* guest page tables for the truth audit */
+#define MAX_EXITS      16
+#define MAX_BLOBS      4
+#define NR_VCPUS_MAX   4
 
 /* ---- input reader: zeros once the input is used up ---- */
 
@@ -98,6 +100,7 @@ static struct kvm_run *run;
 static FILE *log_file;
 static uint64_t fuzz_cr3;
 static bool fuzz_sregs_ok;
+static bool verbose; /* FUZZ_VERBOSE=1: one line per input on stderr */
 
 int __wrap_kvm_ioctl_raw(int fd, unsigned long req, void *arg);
 
@@ -121,6 +124,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	/* The console port and PRINT write to stdout. */
 	if (!freopen("/dev/null", "w", stdout))
 		abort();
+	verbose = getenv("FUZZ_VERBOSE") != NULL;
 	vm = calloc(1, sizeof(*vm));
 	run = aligned_alloc(4096, RUN_SIZE);
 	if (!vm || !run)
@@ -145,8 +149,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-static const enum minivmm_transport transports[] = {
-	HC_TRANSPORT_PORT, HC_TRANSPORT_VMMCALL, HC_TRANSPORT_VMCALL, HC_TRANSPORT_NONE};
+static const enum minivmm_transport transports[] = {HC_TRANSPORT_PORT, HC_TRANSPORT_VMMCALL,
+						    HC_TRANSPORT_VMCALL, HC_TRANSPORT_NONE};
 
 static void vm_reset(uint8_t cfg, unsigned nr_vcpus, unsigned cbit)
 {
@@ -184,10 +188,10 @@ static void vm_reset(uint8_t cfg, unsigned nr_vcpus, unsigned cbit)
 }
 
 static const uint32_t reasons[] = {
-	KVM_EXIT_IO,	    KVM_EXIT_IO,	  KVM_EXIT_IO,	      KVM_EXIT_IO,
-	KVM_EXIT_HYPERCALL, KVM_EXIT_X86_RDMSR,	  KVM_EXIT_X86_WRMSR, KVM_EXIT_MMIO,
-	KVM_EXIT_HLT,	    KVM_EXIT_SHUTDOWN,	  KVM_EXIT_FAIL_ENTRY, KVM_EXIT_INTERNAL_ERROR,
-	KVM_EXIT_SYSTEM_EVENT, KVM_EXIT_UNKNOWN,  KVM_EXIT_DEBUG,
+	KVM_EXIT_IO,	       KVM_EXIT_IO,	   KVM_EXIT_IO,		KVM_EXIT_IO,
+	KVM_EXIT_HYPERCALL,    KVM_EXIT_X86_RDMSR, KVM_EXIT_X86_WRMSR,	KVM_EXIT_MMIO,
+	KVM_EXIT_HLT,	       KVM_EXIT_SHUTDOWN,  KVM_EXIT_FAIL_ENTRY, KVM_EXIT_INTERNAL_ERROR,
+	KVM_EXIT_SYSTEM_EVENT, KVM_EXIT_UNKNOWN,   KVM_EXIT_DEBUG,
 };
 
 static uint64_t pick_gpa(struct input *in)
@@ -195,7 +199,7 @@ static uint64_t pick_gpa(struct input *in)
 	static const uint64_t bases[] = {UC_GPA, STR_GPA, PT_GPA, 0};
 	uint8_t sel = u8(in);
 
-	if (sel < 4 * ARRAY_SIZE(bases))
+	if (sel < 0x80)
 		return bases[sel % ARRAY_SIZE(bases)] + 8 * (sel / ARRAY_SIZE(bases));
 	if (sel < 0xf0)
 		return u32(in) % vm->mem.ram_size;
@@ -213,7 +217,10 @@ static void fill_io(struct input *in, uint8_t flags)
 	run->io.direction = (flags & 1) ? KVM_EXIT_IO_IN : KVM_EXIT_IO_OUT;
 	run->io.size = (sel & 0x80) ? u8(in) : sizes[sel & 3];
 	run->io.port = (sel & 0x40) ? u16(in) : ports[(sel >> 2) & 3];
-	run->io.count = (sel & 0x20) ? u32(in) : 1u + ((sel >> 4) & 1) * (u8(in) & 15);
+	if (sel & 0x20)
+		run->io.count = u32(in);
+	else
+		run->io.count = (sel & 0x10) ? 1u + (u8(in) & 15) : 1u;
 	run->io.data_offset = (flags & 2) ? u64(in) : IO_DATA_OFFSET;
 	len = (uint64_t)run->io.size * run->io.count;
 	if (len > 64)
@@ -329,8 +336,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} blobs[MAX_BLOBS];
 	unsigned nblobs, nexits;
 	uint8_t cfg = u8(&in);
+	unsigned nr_vcpus = 1 + u8(&in) % NR_VCPUS_MAX;
+	unsigned cbit = 52 + u8(&in) % 11;
 
-	vm_reset(cfg, 1 + u8(&in) % NR_VCPUS_MAX, 52 + u8(&in) % 11);
+	vm_reset(cfg, nr_vcpus, cbit);
 	fuzz_sregs_ok = !(cfg & 0x80);
 	fuzz_cr3 = (u8(&in) & 1) ? u64(&in) : PT_GPA;
 
@@ -355,13 +364,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct vcpu *vcpu = pick_vcpu(u8(&in));
 		uint8_t rsel = u8(&in);
 		enum vcpu_action act;
+		__typeof__(run->io) io;
 
 		if (!vcpu)
 			break;
 		memset(run, 0, RUN_SIZE);
 		fill_regs(&in);
 		fill_exit(&in, rsel < ARRAY_SIZE(reasons) * 16 ? reasons[rsel % ARRAY_SIZE(reasons)]
-							      : u32(&in));
+							       : u32(&in));
+		/* Saved: a data_offset into the kvm_run header gets overwritten. */
+		io = run->io;
 		act = vcpu_handle_exit(vcpu);
 
 		if (pthread_mutex_trylock(&vm->lock) != 0)
@@ -371,11 +383,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (act == ACT_STOP && (!vm->stopping || !vm->exit_reason[0]))
 			abort();
-		if (run->exit_reason == KVM_EXIT_IO && run->io.direction == KVM_EXIT_IO_IN &&
+		if (run->exit_reason == KVM_EXIT_IO && io.direction == KVM_EXIT_IO_IN &&
 		    act == ACT_CONTINUE) {
-			const uint8_t *d = (const uint8_t *)run + run->io.data_offset;
+			const uint8_t *d = (const uint8_t *)run + io.data_offset;
 
-			for (uint64_t j = 0; j < (uint64_t)run->io.size * run->io.count; j++)
+			if (!range_within(io.data_offset, (uint64_t)io.size * io.count, 0,
+					  RUN_SIZE))
+				abort();
+			for (uint64_t j = 0; j < (uint64_t)io.size * io.count; j++)
 				if (d[j] != 0xff)
 					abort();
 		}
@@ -387,6 +402,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 
+	if (verbose)
+		fprintf(stderr,
+			"fuzz_dispatch: %u exit(s), %s (status %d, %s), %lu shared page(s)\n",
+			nexits, vm->stopping ? "stopped" : "running", vm->exit_status,
+			vm->exit_reason, encmap_count_shared(&vm->encmap));
 	for (unsigned i = 0; i < nblobs; i++)
 		if (blobs[i].hva)
 			memset(blobs[i].hva, 0, blobs[i].len);

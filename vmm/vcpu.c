@@ -105,8 +105,12 @@ static bool io_data(struct vcpu *vcpu, uint8_t **data)
 	struct kvm_run *run = vcpu->run;
 	uint64_t len = (uint64_t)run->io.size * run->io.count;
 
-	/* KVM sets data_offset; a fabricated or corrupt one must not escape. */
+	/*
+	 * KVM sets data_offset (one page in); a fabricated or corrupt one must
+	 * neither escape the mapping nor overlap struct kvm_run itself.
+	 */
 	if (run->io.size == 0 || run->io.size > 8 || run->io.count == 0 ||
+	    run->io.data_offset < sizeof(struct kvm_run) ||
 	    !range_within(run->io.data_offset, len, 0, (uint64_t)vcpu->vm->sys.vcpu_mmap_size))
 		return false;
 	*data = (uint8_t *)run + run->io.data_offset;

@@ -189,15 +189,16 @@ struct kvm_cpuid2 *x86_build_cpuid(int kvm_fd, const struct cpuid_opts *opts)
 
 int x86_set_msr(int vcpu_fd, uint32_t index, uint64_t value)
 {
-	struct {
+	/* struct kvm_msrs ends in a flexible array: one entry after it. */
+	union {
 		struct kvm_msrs hdr;
-		struct kvm_msr_entry entry;
+		uint8_t bytes[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
 	} m;
 
 	memset(&m, 0, sizeof(m));
 	m.hdr.nmsrs = 1;
-	m.entry.index = index;
-	m.entry.data = value;
+	m.hdr.entries[0].index = index;
+	m.hdr.entries[0].data = value;
 	return kvm_ioctl_raw(vcpu_fd, KVM_SET_MSRS, &m);
 }
 

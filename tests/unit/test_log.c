@@ -141,13 +141,11 @@ static void test_log_event_format(void **state)
 	struct evlog log;
 	char *text, *line, *save = NULL;
 	static const char *const want[] = {
-		"{\"seq\":1,\"t_ns\":T,\"type\":\"hypercall\",\"vcpu\":1,\"gen\":2,\"n\":5,\"i\":-"
-		"3,"
-		"\"h\":\"0x10\",\"zero\":\"0\",\"b\":true,\"f\":false,\"s\":\"x\\\"y\",\"null\":"
-		"\"\","
-		"\"r\":[1,2],\"k\":{}}",
-		"{\"seq\":2,\"t_ns\":T,\"type\":\"exit\",\"vcpu\":-1,\"gen\":4294967295,"
-		"\"max\":18446744073709551615,\"min\":-9223372036854775808}",
+		("{\"seq\":1,\"t_ns\":T,\"type\":\"hypercall\",\"vcpu\":1,\"gen\":2,\"n\":5,"
+		 "\"i\":-3,\"h\":\"0x10\",\"zero\":\"0\",\"b\":true,\"f\":false,"
+		 "\"s\":\"x\\\"y\",\"null\":\"\",\"r\":[1,2],\"k\":{}}"),
+		("{\"seq\":2,\"t_ns\":T,\"type\":\"exit\",\"vcpu\":-1,\"gen\":4294967295,"
+		 "\"max\":18446744073709551615,\"min\":-9223372036854775808}"),
 		"{\"seq\":4,\"t_ns\":T,\"type\":\"after_hidden\",\"vcpu\":0,\"gen\":0}",
 	};
 	unsigned n = 0;
