@@ -212,78 +212,56 @@ static uint64_t canonical(uint64_t va)
 	return (uint64_t)((int64_t)(va << 16) >> 16);
 }
 
+struct walk {
+	const struct guest_mem *mem;
+	uint64_t leaves, tables, max_leaves;
+	int (*fn)(const struct pt_leaf *leaf, void *ctx);
+	void *ctx;
+};
+
+/* One table at `level` (4 = PML4 ... 1 = PT) mapping from va_base. */
+static int walk_table(struct walk *w, const uint64_t *t, int level, uint64_t va_base)
+{
+	int shift = 12 + 9 * (level - 1);
+
+	for (unsigned i = 0; i < 512; i++) {
+		uint64_t e = t[i], va = va_base | ((uint64_t)i << shift), size = 1ull << shift;
+		const uint64_t *next;
+		int r;
+
+		if (!(e & PTE_P))
+			continue;
+		/* A leaf: a PT entry, or PS set in a PD (2 MiB) or PDPT (1 GiB) entry. */
+		if (level == 1 || ((level == 2 || level == 3) && (e & PTE_PS))) {
+			struct pt_leaf lf = {canonical(va), e & PTE_ADDR_MASK & ~(size - 1), size, e};
+
+			if (++w->leaves > w->max_leaves)
+				return -E2BIG;
+			if ((r = w->fn(&lf, w->ctx)))
+				return r;
+			continue;
+		}
+		next = table_at(w->mem, e);
+		if (!next)
+			return -EFAULT;
+		/* Tables have the same budget: aliased empty tables are work too. */
+		if (++w->tables > w->max_leaves)
+			return -E2BIG;
+		if ((r = walk_table(w, next, level - 1, va)))
+			return r;
+	}
+	return 0;
+}
+
 int x86_walk_page_tables(const struct guest_mem *mem, uint64_t cr3, uint64_t max_leaves,
 			 int (*fn)(const struct pt_leaf *leaf, void *ctx), void *ctx)
 {
 	const uint64_t *l4 = table_at(mem, cr3);
-	uint64_t leaves = 0;
-	int r;
+	struct walk w = {mem, 0, 0, max_leaves, fn, ctx};
 
 	if (!l4)
 		return -EFAULT;
-	for (unsigned i4 = 0; i4 < 512; i4++) {
-		const uint64_t *l3;
-
-		if (!(l4[i4] & PTE_P))
-			continue;
-		l3 = table_at(mem, l4[i4]);
-		if (!l3)
-			return -EFAULT;
-		for (unsigned i3 = 0; i3 < 512; i3++) {
-			uint64_t e3 = l3[i3], va3 = ((uint64_t)i4 << 39) | ((uint64_t)i3 << 30);
-			const uint64_t *l2;
-
-			if (!(e3 & PTE_P))
-				continue;
-			if (e3 & PTE_PS) {
-				struct pt_leaf lf = {canonical(va3),
-						     e3 & PTE_ADDR_MASK & ~(SZ_1G - 1), SZ_1G, e3};
-
-				if (++leaves > max_leaves)
-					return -E2BIG;
-				if ((r = fn(&lf, ctx)))
-					return r;
-				continue;
-			}
-			l2 = table_at(mem, e3);
-			if (!l2)
-				return -EFAULT;
-			for (unsigned i2 = 0; i2 < 512; i2++) {
-				uint64_t e2 = l2[i2], va2 = va3 | ((uint64_t)i2 << 21);
-				const uint64_t *l1;
-
-				if (!(e2 & PTE_P))
-					continue;
-				if (e2 & PTE_PS) {
-					struct pt_leaf lf = {canonical(va2),
-							     e2 & PTE_ADDR_MASK & ~(SZ_2M - 1),
-							     SZ_2M, e2};
-
-					if (++leaves > max_leaves)
-						return -E2BIG;
-					if ((r = fn(&lf, ctx)))
-						return r;
-					continue;
-				}
-				l1 = table_at(mem, e2);
-				if (!l1)
-					return -EFAULT;
-				for (unsigned i1 = 0; i1 < 512; i1++) {
-					uint64_t e1 = l1[i1];
-					struct pt_leaf lf = {canonical(va2 | ((uint64_t)i1 << 12)),
-							     e1 & PTE_ADDR_MASK, PAGE_SIZE, e1};
-
-					if (!(e1 & PTE_P))
-						continue;
-					if (++leaves > max_leaves)
-						return -E2BIG;
-					if ((r = fn(&lf, ctx)))
-						return r;
-				}
-			}
-		}
-	}
-	return 0;
+	return walk_table(&w, l4, 4, 0);
 }
 
 int x86_gva_to_gpa(const struct guest_mem *mem, uint64_t cr3, uint64_t gva, uint64_t *gpa)

@@ -88,8 +88,8 @@ struct pt_leaf {
 
 /*
  * Call fn for every present leaf reachable from cr3. Table pages must be
- * backed guest memory; at most max_leaves leaves are visited (a hostile
- * guest can make every entry point at the same table). Returns 0, the
+ * backed guest memory; at most max_leaves leaves and max_leaves tables are visited (a
+ * hostile guest can make every entry point at the same table). Returns 0, the
  * first non-zero value fn returned, -EFAULT for a table outside memory, or
  * -E2BIG when max_leaves is exceeded.
  */
