@@ -11,10 +11,10 @@
 #include "minivmm/abi.h"
 #include "minivmm/pvh.h"
 
-#define PAGE_SIZE 4096ull
-#define SZ_2M (1ull << 21)
-#define SZ_1G (1ull << 30)
-#define MAX_CPUS 16
+#define PAGE_SIZE      4096ull
+#define SZ_2M	       (1ull << 21)
+#define SZ_1G	       (1ull << 30)
+#define MAX_CPUS       16
 #define ALIGN_UP(x, a) (((x) + (a)-1) & ~((uint64_t)(a)-1))
 
 /* ---- lib.c ---- */
@@ -33,8 +33,8 @@ bool parse_num(const char *s, const char **end, uint64_t *out);
 
 uint64_t ucall(uint32_t cmd, unsigned nargs, ...);
 void __attribute__((noreturn)) guest_done(uint64_t status);
-void __attribute__((noreturn)) guest_abort(const char *expr, const char *file, int line,
-					   uint64_t value);
+void __attribute__((noreturn))
+guest_abort(const char *expr, const char *file, int line, uint64_t value);
 void guest_sync(uint64_t tag, uint64_t arg, uint64_t flags);
 void guest_yield(void);
 #define GUEST_ASSERT(e)                                                                            \
@@ -61,7 +61,10 @@ static inline uint64_t rdmsr(uint32_t msr)
 }
 static inline void wrmsr(uint32_t msr, uint64_t v)
 {
-	__asm__ volatile("wrmsr" : : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)) : "memory");
+	__asm__ volatile("wrmsr"
+			 :
+			 : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32))
+			 : "memory");
 }
 static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t *a, uint32_t *b, uint32_t *c,
 			 uint32_t *d)
@@ -91,7 +94,7 @@ static inline void cpu_relax(void)
 struct boot {
 	const struct hvm_start_info *si;
 	const char *cmdline;
-	const struct minivmm_params *params; /* NULL when not booted by mini-vmm */
+	const struct minivmm_params *params;	/* NULL when not booted by mini-vmm */
 	const struct hvm_modlist_entry *kernel; /* module 0: our own ELF */
 	const struct hvm_modlist_entry *script;
 	uint64_t ram_top; /* highest RAM address + 1 */

@@ -54,23 +54,23 @@ static void hypercalls(void)
 		uint64_t nr, gpa, npages, attrs;
 		long ret;
 	} t[] = {
-		{KVM_HC_MAP_GPA_RANGE, 0x100001, 1, 0, -KVM_EINVAL},           /* unaligned */
-		{KVM_HC_MAP_GPA_RANGE, 0x100000, 0, 0, -KVM_EINVAL},           /* zero */
-		{KVM_HC_MAP_GPA_RANGE, 0x1000, ~0ull, 0, -KVM_EINVAL},         /* gfn wraps */
+		{KVM_HC_MAP_GPA_RANGE, 0x100001, 1, 0, -KVM_EINVAL},		  /* unaligned */
+		{KVM_HC_MAP_GPA_RANGE, 0x100000, 0, 0, -KVM_EINVAL},		  /* zero */
+		{KVM_HC_MAP_GPA_RANGE, 0x1000, ~0ull, 0, -KVM_EINVAL},		  /* gfn wraps */
 		{KVM_HC_MAP_GPA_RANGE, 0xfffffffffffff000ull, 2, 0, -KVM_EINVAL}, /* beyond */
-		{KVM_HC_MAP_GPA_RANGE, 1ull << 40, 1, 0, -KVM_EINVAL},         /* beyond RAM */
-		{KVM_HC_MAP_GPA_RANGE, top - 0x1000, 2, 0, -KVM_EINVAL},       /* straddles end */
-		{KVM_HC_MAP_GPA_RANGE, 0x100000, 1ull << 52, 0, -KVM_EINVAL},  /* huge npages */
-		{KVM_HC_MAP_GPA_RANGE, 0x100000, 1, 1ull << 5, -KVM_EINVAL},   /* reserved bit 5 */
-		{KVM_HC_MAP_GPA_RANGE, 0x100000, 1, 1ull << 63, -KVM_EINVAL},  /* reserved bit 63 */
-		{KVM_HC_MAP_GPA_RANGE, 0x100000, 1, 3, -KVM_EINVAL},           /* size field 3 */
-		{KVM_HC_MAP_GPA_RANGE, 0x100000, 1, 15, -KVM_EINVAL},          /* size field 15 */
-		{KVM_HC_MAP_GPA_RANGE, 0x101000, 512, 1, -KVM_EINVAL},         /* 2M hint, gpa */
-		{KVM_HC_MAP_GPA_RANGE, 0x200000, 100, 1, -KVM_EINVAL},         /* 2M hint, npages */
-		{KVM_HC_MAP_GPA_RANGE, 0x200000, 512, 2, -KVM_EINVAL},         /* 1G hint */
-		{KVM_HC_MAP_GPA_RANGE, 0x200000, 512, 1, 0},                   /* valid 2M */
+		{KVM_HC_MAP_GPA_RANGE, 1ull << 40, 1, 0, -KVM_EINVAL},		  /* beyond RAM */
+		{KVM_HC_MAP_GPA_RANGE, top - 0x1000, 2, 0, -KVM_EINVAL},      /* straddles end */
+		{KVM_HC_MAP_GPA_RANGE, 0x100000, 1ull << 52, 0, -KVM_EINVAL}, /* huge npages */
+		{KVM_HC_MAP_GPA_RANGE, 0x100000, 1, 1ull << 5, -KVM_EINVAL},  /* reserved bit 5 */
+		{KVM_HC_MAP_GPA_RANGE, 0x100000, 1, 1ull << 63, -KVM_EINVAL}, /* reserved bit 63 */
+		{KVM_HC_MAP_GPA_RANGE, 0x100000, 1, 3, -KVM_EINVAL},	      /* size field 3 */
+		{KVM_HC_MAP_GPA_RANGE, 0x100000, 1, 15, -KVM_EINVAL},	      /* size field 15 */
+		{KVM_HC_MAP_GPA_RANGE, 0x101000, 512, 1, -KVM_EINVAL},	      /* 2M hint, gpa */
+		{KVM_HC_MAP_GPA_RANGE, 0x200000, 100, 1, -KVM_EINVAL},	      /* 2M hint, npages */
+		{KVM_HC_MAP_GPA_RANGE, 0x200000, 512, 2, -KVM_EINVAL},	      /* 1G hint */
+		{KVM_HC_MAP_GPA_RANGE, 0x200000, 512, 1, 0},		      /* valid 2M */
 		{KVM_HC_MAP_GPA_RANGE, 0x200000, 512, 1 | KVM_MAP_GPA_RANGE_ENCRYPTED, 0},
-		{13, 0x100000, 1, 0, -KVM_ENOSYS},                             /* unknown nr */
+		{13, 0x100000, 1, 0, -KVM_ENOSYS}, /* unknown nr */
 		{0, 0, 0, 0, -KVM_ENOSYS},
 		{~0ull, 0, 0, 0, -KVM_ENOSYS},
 	};
@@ -81,8 +81,9 @@ static void hypercalls(void)
 		/* KVM answers non-12 numbers in the kernel on the exit transport too. */
 		r = kvm_hypercall4(t[i].nr, t[i].gpa, t[i].npages, t[i].attrs, 0);
 		if (r != t[i].ret) {
-			printf("case %u: nr %lu gpa %#lx npages %#lx attrs %#lx: got %ld want %ld\n", i,
-			       t[i].nr, t[i].gpa, t[i].npages, t[i].attrs, r, t[i].ret);
+			printf("case %u: nr %lu gpa %#lx npages %#lx attrs %#lx: got %ld want "
+			       "%ld\n",
+			       i, t[i].nr, t[i].gpa, t[i].npages, t[i].attrs, r, t[i].ret);
 			guest_abort("hypercall returned an undocumented value", __FILE__, (int)i,
 				    (uint64_t)r);
 		}
@@ -100,7 +101,8 @@ static void flood(void)
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t gpa = base + ((i * 2) % 8192) * PAGE_SIZE;
 
-		GUEST_ASSERT_EQ(map_gpa_range(gpa, 1, (i / 4096) & 1 ? KVM_MAP_GPA_RANGE_ENCRYPTED : 0), 0);
+		GUEST_ASSERT_EQ(
+			map_gpa_range(gpa, 1, (i / 4096) & 1 ? KVM_MAP_GPA_RANGE_ENCRYPTED : 0), 0);
 	}
 	printf("hostile-flood: %lu calls\n", n);
 }
@@ -134,7 +136,10 @@ static void vmcall(void)
 	long ret;
 
 	/* The hypercall instruction the hypervisor may not support. */
-	__asm__ volatile("vmcall" : "=a"(ret) : "a"(KVM_HC_MAP_GPA_RANGE), "b"(0), "c"(1), "d"(0) : "memory");
+	__asm__ volatile("vmcall"
+			 : "=a"(ret)
+			 : "a"(KVM_HC_MAP_GPA_RANGE), "b"(0), "c"(1), "d"(0)
+			 : "memory");
 	printf("vmcall returned %ld\n", ret);
 }
 
@@ -183,12 +188,12 @@ static void cpu_on(void)
 	GUEST_ASSERT_EQ(ucall(UCALL_CPU_ON, 5, 1ull, (uint64_t)ap_entry, sp, 1ull, 0x123ull),
 			(uint64_t)-14); /* CR3 not a page in memory */
 	if (boot.nr_cpus > 1) {
-		GUEST_ASSERT_EQ(ucall(UCALL_CPU_ON, 5, 1ull, (uint64_t)hostile_ap_spin, sp, 1ull,
-				      mm_cr3()),
-				0);
-		GUEST_ASSERT_EQ(ucall(UCALL_CPU_ON, 5, 1ull, (uint64_t)hostile_ap_spin, sp, 1ull,
-				      mm_cr3()),
-				(uint64_t)-16); /* already running */
+		GUEST_ASSERT_EQ(
+			ucall(UCALL_CPU_ON, 5, 1ull, (uint64_t)hostile_ap_spin, sp, 1ull, mm_cr3()),
+			0);
+		GUEST_ASSERT_EQ(
+			ucall(UCALL_CPU_ON, 5, 1ull, (uint64_t)hostile_ap_spin, sp, 1ull, mm_cr3()),
+			(uint64_t)-16); /* already running */
 	}
 	printf("hostile-cpu-on: refusals as documented\n");
 }

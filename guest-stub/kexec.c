@@ -36,17 +36,21 @@ struct elf64_phdr {
 };
 
 static const char *const strategy_names[] = {
-	[STRAT_NONE] = "none",		 [STRAT_V12] = "v12",
-	[STRAT_EVERY_CPU] = "every-cpu", [STRAT_LAST_CPU] = "last-cpu",
-	[STRAT_MSR_OFF] = "msr-off",	 [STRAT_MUTE] = "mute",
-	[STRAT_GENERATION] = "generation", [STRAT_UPSTREAM] = "upstream",
+	[STRAT_NONE] = "none",
+	[STRAT_V12] = "v12",
+	[STRAT_EVERY_CPU] = "every-cpu",
+	[STRAT_LAST_CPU] = "last-cpu",
+	[STRAT_MSR_OFF] = "msr-off",
+	[STRAT_MUTE] = "mute",
+	[STRAT_GENERATION] = "generation",
+	[STRAT_UPSTREAM] = "upstream",
 };
 
 static enum strategy strategy;
 static uint64_t io_per_cycle;
 static volatile uint32_t stop_request;
 static volatile uint32_t hc_muted;
-static volatile uint32_t cpus_up;   /* last-cpu count-down */
+static volatile uint32_t cpus_up; /* last-cpu count-down */
 static volatile uint32_t aps_running;
 static volatile uint64_t ap_requests[MAX_CPUS];
 static uint64_t ap_buf[MAX_CPUS];
@@ -70,7 +74,8 @@ static void reset_all_ram(void)
 	const struct hvm_memmap_table_entry *mm = (const void *)boot.si->memmap_paddr;
 
 	for (uint32_t i = 0; i < boot.si->memmap_entries; i++) {
-		uint64_t s = ALIGN_UP(mm[i].addr, PAGE_SIZE), e = (mm[i].addr + mm[i].size) & ~(PAGE_SIZE - 1);
+		uint64_t s = ALIGN_UP(mm[i].addr, PAGE_SIZE),
+			 e = (mm[i].addr + mm[i].size) & ~(PAGE_SIZE - 1);
 		long r;
 
 		if (mm[i].type != E820_TYPE_RAM || e <= s)
@@ -148,8 +153,8 @@ static void start_aps(void)
 		GUEST_ASSERT(sp <= 0x90000);
 		ap_requests[cpu] = 0;
 		/* A CPU stopped by the previous kernel may still be on its way to PARK. */
-		while ((r = (int64_t)ucall(UCALL_CPU_ON, 5, (uint64_t)cpu, (uint64_t)ap_entry,
-					   sp, (uint64_t)cpu, mm_cr3())) == -16 /* EBUSY */)
+		while ((r = (int64_t)ucall(UCALL_CPU_ON, 5, (uint64_t)cpu, (uint64_t)ap_entry, sp,
+					   (uint64_t)cpu, mm_cr3())) == -16 /* EBUSY */)
 			guest_yield();
 		GUEST_ASSERT_EQ(r, 0);
 	}

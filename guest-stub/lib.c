@@ -179,12 +179,12 @@ int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 			break;
 		}
 		case 'u':
-			out_num(&o, lng ? va_arg(ap, uint64_t) : va_arg(ap, unsigned), 10, width, pad,
-				false);
+			out_num(&o, lng ? va_arg(ap, uint64_t) : va_arg(ap, unsigned), 10, width,
+				pad, false);
 			break;
 		case 'x':
-			out_num(&o, lng ? va_arg(ap, uint64_t) : va_arg(ap, unsigned), 16, width, pad,
-				false);
+			out_num(&o, lng ? va_arg(ap, uint64_t) : va_arg(ap, unsigned), 16, width,
+				pad, false);
 			break;
 		case 'p':
 			out_c(&o, '0');

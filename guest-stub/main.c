@@ -6,9 +6,9 @@
 static char decrypted_page[4096] __attribute__((section(".bss_decrypted"), aligned(4096)));
 
 struct shared_state {
-	uint64_t pv_pages;   /* one page per CPU, paravirt data */
-	uint64_t bounce_2m;  /* 2 MiB bounce pool */
-	uint64_t bounce_4k;  /* 8 single-page bounce buffers */
+	uint64_t pv_pages;  /* one page per CPU, paravirt data */
+	uint64_t bounce_2m; /* 2 MiB bounce pool */
+	uint64_t bounce_4k; /* 8 single-page bounce buffers */
 };
 static struct shared_state shared;
 
@@ -120,14 +120,17 @@ static void scenario_script(void)
 			continue;
 		if (res != SCRIPT_CALL) {
 			printf("script line %u: %s\n", lineno, script_result_name(res));
-			guest_abort("malformed guest script line", "guest-script", (int)lineno, res);
+			guest_abort("malformed guest script line", "guest-script", (int)lineno,
+				    res);
 		}
-		r = kvm_hypercall4(KVM_HC_MAP_GPA_RANGE, call.gpa, call.npages, call.attrs, call.gen);
+		r = kvm_hypercall4(KVM_HC_MAP_GPA_RANGE, call.gpa, call.npages, call.attrs,
+				   call.gen);
 		calls++;
 		printf("script line %u: map %#lx %lu %#lx gen %lu -> %ld\n", lineno, call.gpa,
 		       call.npages, call.attrs, call.gen, r);
 		if (call.has_expect && r != call.expect) {
-			printf("script line %u: expected %ld, got %ld\n", lineno, (long)call.expect, r);
+			printf("script line %u: expected %ld, got %ld\n", lineno, (long)call.expect,
+			       r);
 			guest_abort("hypercall return differs from 'expect'", "guest-script",
 				    (int)lineno, (uint64_t)r);
 		}
@@ -184,12 +187,8 @@ struct scenario {
 };
 
 static const struct scenario scenarios[] = {
-	{"hello", scenario_hello},
-	{"sev", scenario_sev},
-	{"script", scenario_script},
-	{"fault", scenario_fault},
-	{"spin", scenario_spin},
-	{"kexec", scenario_kexec},
+	{"hello", scenario_hello},	     {"sev", scenario_sev},   {"script", scenario_script},
+	{"fault", scenario_fault},	     {"spin", scenario_spin}, {"kexec", scenario_kexec},
 	{"bench-exit", scenario_bench_exit},
 };
 

@@ -7,12 +7,12 @@
  */
 #include "guest.h"
 
-#define PTE_P 1ull
-#define PTE_W 2ull
-#define PTE_US 4ull
-#define PTE_PS 0x80ull
+#define PTE_P	  1ull
+#define PTE_W	  2ull
+#define PTE_US	  4ull
+#define PTE_PS	  0x80ull
 #define PTE_TABLE (PTE_P | PTE_W | PTE_US)
-#define PTE_ADDR 0x000ffffffffff000ull
+#define PTE_ADDR  0x000ffffffffff000ull
 
 extern char _end[];
 uint64_t cbit_mask;
@@ -69,10 +69,11 @@ void mm_init(void)
 			l3[i3] = alloc_table() | PTE_TABLE;
 		l2 = table(l3[i3]);
 		/* Private by default: the C-bit on every 2 MiB that holds RAM. */
-		l2[(va >> 21) & 511] = va | PTE_TABLE | PTE_PS | (is_ram(va, PAGE_SIZE) ||
-								   is_ram(va + SZ_2M - PAGE_SIZE, PAGE_SIZE)
-							   ? cbit_mask
-							   : 0);
+		l2[(va >> 21) & 511] =
+			va | PTE_TABLE | PTE_PS |
+			(is_ram(va, PAGE_SIZE) || is_ram(va + SZ_2M - PAGE_SIZE, PAGE_SIZE)
+				 ? cbit_mask
+				 : 0);
 	}
 	write_cr3(pml4_gpa);
 }

@@ -20,8 +20,8 @@ struct script_call {
 
 enum script_result {
 	SCRIPT_CALL = 0,   /* *out holds a call */
-	SCRIPT_EMPTY,      /* blank or comment line */
-	SCRIPT_BAD_CMD,    /* not "map" */
+	SCRIPT_EMPTY,	   /* blank or comment line */
+	SCRIPT_BAD_CMD,	   /* not "map" */
 	SCRIPT_BAD_NUMBER, /* malformed or overflowing number */
 	SCRIPT_BAD_ARGS,   /* fewer than 3 or more than 4 numbers */
 	SCRIPT_BAD_EXPECT, /* "expect" without a valid value */

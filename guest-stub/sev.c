@@ -59,8 +59,8 @@ long kvm_hypercall4(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t
 	case HC_TRANSPORT_PORT:
 		__asm__ volatile("outb %%al, %[port]"
 				 : "=a"(ret)
-				 : "a"(nr), "b"(a0), "c"(a1), "d"(a2), "S"(a3),
-				   [port] "i"(MINIVMM_PORT_HYPERCALL)
+				 : "a"(nr), "b"(a0), "c"(a1), "d"(a2),
+				   "S"(a3), [port] "i"(MINIVMM_PORT_HYPERCALL)
 				 : "memory");
 		return ret;
 	default:

@@ -12,7 +12,7 @@
 #include "x86.h"
 
 #define CHECK_MAX_LEAVES (1ull << 26)
-#define CHECK_PRINT_MAX 16
+#define CHECK_PRINT_MAX	 16
 
 static const char *const viol_names[VIOL_MAX] = {
 	[VIOL_STALE_SHARED] = "stale_shared",
@@ -49,7 +49,8 @@ static int add_violation(struct check_report *rep, enum violation_kind kind, uin
 	if (start >= end)
 		return 0;
 	rep->pages[kind] += end - start;
-	if (last && last->kind == kind && last->end == start && same_prov(last, prov != NULL, prov)) {
+	if (last && last->kind == kind && last->end == start &&
+	    same_prov(last, prov != NULL, prov)) {
 		last->end = end;
 		return 0;
 	}
@@ -63,7 +64,7 @@ static int add_violation(struct check_report *rep, enum violation_kind kind, uin
 		rep->cap = cap;
 	}
 	rep->v[rep->n++] = (struct violation){kind, start, end, prov != NULL,
-					       prov ? *prov : (struct encmap_prov){0}};
+					      prov ? *prov : (struct encmap_prov){0}};
 	return 0;
 }
 
@@ -269,13 +270,15 @@ static void report(struct vm *vm, struct vcpu *vcpu, const char *what, uint32_t 
 		for (size_t i = 0; i < rep->n; i++) {
 			const struct violation *v = &rep->v[i];
 
-			fprintf(vm->log.f, "%s{\"kind\":\"%s\",\"start\":\"%#" PRIx64
-					   "\",\"end\":\"%#" PRIx64 "\",\"pages\":%" PRIu64,
+			fprintf(vm->log.f,
+				"%s{\"kind\":\"%s\",\"start\":\"%#" PRIx64 "\",\"end\":\"%#" PRIx64
+				"\",\"pages\":%" PRIu64,
 				i ? "," : "", violation_name(v->kind), v->start << PAGE_SHIFT,
 				v->end << PAGE_SHIFT, v->end - v->start);
 			if (v->has_prov)
 				fprintf(vm->log.f, ",\"by\":%d,\"by_gen\":%u,\"by_seq\":%" PRIu64,
-					v->prov.vcpu == ENCMAP_VCPU_FIRMWARE ? -1 : (int)v->prov.vcpu,
+					v->prov.vcpu == ENCMAP_VCPU_FIRMWARE ? -1
+									     : (int)v->prov.vcpu,
 					v->prov.generation, v->prov.seq);
 			fputc('}', vm->log.f);
 		}
@@ -438,8 +441,8 @@ void check_dump_bitmap(struct vm *vm, FILE *f)
 	fprintf(f, "shared runs (%" PRIu64 " pages):\n", encmap_count_shared(&vm->encmap));
 	while (encmap_next_prov_run(&vm->encmap, from, &pr)) {
 		from = pr.end;
-		fprintf(f, "  [%#" PRIx64 ", %#" PRIx64 ") %" PRIu64 " page(s) ", pr.start << PAGE_SHIFT,
-			pr.end << PAGE_SHIFT, pr.end - pr.start);
+		fprintf(f, "  [%#" PRIx64 ", %#" PRIx64 ") %" PRIu64 " page(s) ",
+			pr.start << PAGE_SHIFT, pr.end << PAGE_SHIFT, pr.end - pr.start);
 		if (pr.prov.vcpu == ENCMAP_VCPU_FIRMWARE)
 			fprintf(f, "firmware\n");
 		else

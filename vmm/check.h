@@ -18,9 +18,9 @@
 #include "vcpu.h"
 
 enum violation_kind {
-	VIOL_STALE_SHARED = 0,   /* RAM page shared by an older generation */
-	VIOL_FOREIGN_SHARED,     /* non-RAM page shared, not by firmware */
-	VIOL_FIRMWARE_LOST,      /* firmware window page no longer shared */
+	VIOL_STALE_SHARED = 0, /* RAM page shared by an older generation */
+	VIOL_FOREIGN_SHARED,   /* non-RAM page shared, not by firmware */
+	VIOL_FIRMWARE_LOST,    /* firmware window page no longer shared */
 	VIOL_HOST_SHARED_GUEST_PRIVATE,
 	VIOL_HOST_PRIVATE_GUEST_SHARED,
 	VIOL_MAX

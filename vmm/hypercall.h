@@ -26,17 +26,17 @@ struct hc_call {
  */
 enum hc_verdict {
 	HC_OK = 0,
-	HC_UNKNOWN_NR,     /* -KVM_ENOSYS: not KVM_HC_MAP_GPA_RANGE */
-	HC_NOT_ENABLED,    /* -KVM_ENOSYS: no --sev, the VMM did not enable it */
-	HC_GPA_UNALIGNED,  /* -KVM_EINVAL: gpa not 4 KiB aligned (KVM) */
-	HC_ZERO_PAGES,     /* -KVM_EINVAL: npages == 0 (KVM) */
-	HC_WRAP,           /* -KVM_EINVAL: gfn + npages wraps (KVM) */
-	HC_OUTSIDE_MEMORY, /* -KVM_EINVAL: not inside one memslot (mini-vmm) */
-	HC_RESERVED_ATTR,  /* -KVM_EINVAL: attrs bits 63:5 set (mini-vmm) */
-	HC_BAD_PAGE_SIZE,  /* -KVM_EINVAL: page size field > 1G (mini-vmm) */
+	HC_UNKNOWN_NR,	    /* -KVM_ENOSYS: not KVM_HC_MAP_GPA_RANGE */
+	HC_NOT_ENABLED,	    /* -KVM_ENOSYS: no --sev, the VMM did not enable it */
+	HC_GPA_UNALIGNED,   /* -KVM_EINVAL: gpa not 4 KiB aligned (KVM) */
+	HC_ZERO_PAGES,	    /* -KVM_EINVAL: npages == 0 (KVM) */
+	HC_WRAP,	    /* -KVM_EINVAL: gfn + npages wraps (KVM) */
+	HC_OUTSIDE_MEMORY,  /* -KVM_EINVAL: not inside one memslot (mini-vmm) */
+	HC_RESERVED_ATTR,   /* -KVM_EINVAL: attrs bits 63:5 set (mini-vmm) */
+	HC_BAD_PAGE_SIZE,   /* -KVM_EINVAL: page size field > 1G (mini-vmm) */
 	HC_SIZE_MISALIGNED, /* -KVM_EINVAL: 2M/1G hint vs gpa/npages (mini-vmm) */
-	HC_STALE_GEN,      /* -KVM_EPERM: older generation (--gen-filter) */
-	HC_NOMEM,          /* -KVM_EFAULT: bitmap provenance allocation failed */
+	HC_STALE_GEN,	    /* -KVM_EPERM: older generation (--gen-filter) */
+	HC_NOMEM,	    /* -KVM_EFAULT: bitmap provenance allocation failed */
 	HC_VERDICT_MAX
 };
 

@@ -207,10 +207,11 @@ void kvm_dump_stats(int fd, const char *prefix, FILE *f)
 		struct kvm_stats_desc *d = (void *)(descs + i * desc_size);
 		uint64_t v;
 
-		if (d->size != 1 || pread(sfd, &v, sizeof(v), h.data_offset + d->offset) != sizeof(v) ||
-		    !v)
+		if (d->size != 1 ||
+		    pread(sfd, &v, sizeof(v), h.data_offset + d->offset) != sizeof(v) || !v)
 			continue;
-		fprintf(f, "%s%.*s %llu\n", prefix, (int)h.name_size, d->name, (unsigned long long)v);
+		fprintf(f, "%s%.*s %llu\n", prefix, (int)h.name_size, d->name,
+			(unsigned long long)v);
 	}
 out:
 	free(descs);

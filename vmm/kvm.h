@@ -21,8 +21,8 @@ int kvm_ioctl_named(int fd, unsigned long req, void *arg, const char *name);
 
 enum hv_kind {
 	HV_UNKNOWN = 0,
-	HV_PVM,   /* kvm_pvm: software hypervisor, see docs/PVM.md */
-	HV_AMD,   /* kvm_amd */
+	HV_PVM,	  /* kvm_pvm: software hypervisor, see docs/PVM.md */
+	HV_AMD,	  /* kvm_amd */
 	HV_INTEL, /* kvm_intel */
 };
 

@@ -12,7 +12,7 @@
 
 #include "memory.h"
 
-#define ELF_MAX_SEGMENTS 16
+#define ELF_MAX_SEGMENTS  16
 #define ELF_MAX_FILE_SIZE (64ull << 20)
 
 struct elf_segment {

@@ -14,12 +14,12 @@
 #include <stdio.h>
 
 struct evlog {
-	FILE *f;     /* NULL: events only advance seq */
-	bool own;    /* close f at the end */
-	bool open;   /* an event is being written */
+	FILE *f;      /* NULL: events only advance seq */
+	bool own;     /* close f at the end */
+	bool open;    /* an event is being written */
 	uint64_t seq; /* last sequence number handed out */
-	uint64_t t0; /* monotonic ns at start */
-	char *buf;   /* stdio buffer */
+	uint64_t t0;  /* monotonic ns at start */
+	char *buf;    /* stdio buffer */
 };
 
 int evlog_open(struct evlog *log, const char *path);

@@ -26,16 +26,16 @@
 
 #include "minivmm/pvh.h"
 
-#define MEM_MIN_SIZE (16ull << 20)
-#define MEM_MAX_SIZE (1ull << 40) /* 1 TiB */
-#define MEM_LOW_RAM_END 0x9f000ull
-#define MEM_EBDA_END 0xa0000ull
-#define MEM_FW_SHARED_GPA 0xa0000ull
+#define MEM_MIN_SIZE	   (16ull << 20)
+#define MEM_MAX_SIZE	   (1ull << 40) /* 1 TiB */
+#define MEM_LOW_RAM_END	   0x9f000ull
+#define MEM_EBDA_END	   0xa0000ull
+#define MEM_FW_SHARED_GPA  0xa0000ull
 #define MEM_FW_SHARED_SIZE 0x20000ull
 #define MEM_HIGH_RAM_START 0x100000ull
 #define MEM_PCI_HOLE_START 0xc0000000ull /* 3 GiB */
-#define MEM_4G 0x100000000ull
-#define MEM_E820_MAX 8
+#define MEM_4G		   0x100000000ull
+#define MEM_E820_MAX	   8
 
 struct e820_entry {
 	uint64_t addr;
@@ -44,12 +44,12 @@ struct e820_entry {
 };
 
 struct guest_mem {
-	uint64_t ram_size; /* bytes of RAM as given by -m */
-	uint8_t *host;     /* one mapping of ram_size bytes */
-	uint64_t low_size; /* bytes mapped at GPA 0 */
+	uint64_t ram_size;  /* bytes of RAM as given by -m */
+	uint8_t *host;	    /* one mapping of ram_size bytes */
+	uint64_t low_size;  /* bytes mapped at GPA 0 */
 	uint64_t high_size; /* bytes mapped at GPA 4 GiB */
-	uint64_t top;      /* highest GPA + 1 */
-	uint64_t vmm_gpa;  /* VMM region */
+	uint64_t top;	    /* highest GPA + 1 */
+	uint64_t vmm_gpa;   /* VMM region */
 	uint64_t vmm_size;
 	struct e820_entry e820[MEM_E820_MAX];
 	unsigned nr_e820;

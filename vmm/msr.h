@@ -24,7 +24,7 @@ struct vm;
 
 enum msr_result {
 	MSR_RES_OK = 0,
-	MSR_RES_GP,      /* inject #GP */
+	MSR_RES_GP, /* inject #GP */
 };
 
 /* Pure policy: the result of a guest access and (for reads) the value. */

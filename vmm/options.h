@@ -8,8 +8,8 @@
 
 enum opts_result {
 	OPTS_RUN = 0,
-	OPTS_EXIT_OK,    /* --help, --version */
-	OPTS_USAGE,      /* error, message printed */
+	OPTS_EXIT_OK, /* --help, --version */
+	OPTS_USAGE,   /* error, message printed */
 };
 
 /* Parse argv into opts. Messages go to err. Never exits. */

@@ -10,15 +10,15 @@
 #include "util.h"
 
 static const char *const cmd_names[UCALL_MAX] = {
-	[UCALL_NONE] = "none",	   [UCALL_DONE] = "done", [UCALL_ABORT] = "abort",
-	[UCALL_SYNC] = "sync",	   [UCALL_CPU_ON] = "cpu_on", [UCALL_PARK] = "park",
-	[UCALL_YIELD] = "yield",   [UCALL_PRINT] = "print",
+	[UCALL_NONE] = "none",	 [UCALL_DONE] = "done",	    [UCALL_ABORT] = "abort",
+	[UCALL_SYNC] = "sync",	 [UCALL_CPU_ON] = "cpu_on", [UCALL_PARK] = "park",
+	[UCALL_YIELD] = "yield", [UCALL_PRINT] = "print",
 };
 
 static const char *const tag_names[SYNC_MAX] = {
-	[SYNC_NONE] = "none",		  [SYNC_KEXEC_BEGIN] = "kexec_begin",
-	[SYNC_BOOT] = "boot",		  [SYNC_RESET_DONE] = "reset_done",
-	[SYNC_READY] = "ready",		  [SYNC_SHARED] = "shared",
+	[SYNC_NONE] = "none",	[SYNC_KEXEC_BEGIN] = "kexec_begin",
+	[SYNC_BOOT] = "boot",	[SYNC_RESET_DONE] = "reset_done",
+	[SYNC_READY] = "ready", [SYNC_SHARED] = "shared",
 	[SYNC_BENCH] = "bench",
 };
 
@@ -143,8 +143,8 @@ enum vcpu_action ucall_handle(struct vcpu *vcpu, uint64_t gpa)
 	int r = ucall_fetch(&vm->mem, gpa, &uc);
 
 	if (r < 0) {
-		vm_stop(vm, EXIT_GUEST_CRASH, "vCPU %u: bad ucall pointer %#" PRIx64 ": %s", vcpu->id,
-			gpa,
+		vm_stop(vm, EXIT_GUEST_CRASH, "vCPU %u: bad ucall pointer %#" PRIx64 ": %s",
+			vcpu->id, gpa,
 			r == -EFAULT ? "not inside guest RAM (or in a reserved region)"
 				     : "misaligned or malformed struct ucall");
 		return ACT_STOP;
@@ -159,8 +159,8 @@ enum vcpu_action ucall_handle(struct vcpu *vcpu, uint64_t gpa)
 		if (uc.args[0] == 0)
 			vm_stop_locked(vm, EXIT_OK, "guest finished");
 		else
-			vm_stop_locked(vm, EXIT_GUEST_CRASH, "guest reported failure, status %" PRIu64,
-				       uc.args[0]);
+			vm_stop_locked(vm, EXIT_GUEST_CRASH,
+				       "guest reported failure, status %" PRIu64, uc.args[0]);
 		pthread_mutex_unlock(&vm->lock);
 		return ACT_STOP;
 	case UCALL_ABORT:
@@ -186,8 +186,9 @@ enum vcpu_action ucall_handle(struct vcpu *vcpu, uint64_t gpa)
 
 		if (!mem_is_ram(&vm->mem, uc.args[0], len) ||
 		    !(s = mem_gpa_to_hva(&vm->mem, uc.args[0], len))) {
-			vm_stop(vm, EXIT_GUEST_CRASH, "vCPU %u: PRINT buffer %#" PRIx64 " outside RAM",
-				vcpu->id, uc.args[0]);
+			vm_stop(vm, EXIT_GUEST_CRASH,
+				"vCPU %u: PRINT buffer %#" PRIx64 " outside RAM", vcpu->id,
+				uc.args[0]);
 			return ACT_STOP;
 		}
 		fwrite(s, 1, len, vm->log.f == stdout ? stderr : stdout);

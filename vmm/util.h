@@ -5,13 +5,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define PAGE_SIZE 4096ull
-#define PAGE_SHIFT 12
-#define SZ_1M (1ull << 20)
-#define SZ_2M (1ull << 21)
-#define SZ_1G (1ull << 30)
-#define ALIGN_UP(x, a) (((x) + (a)-1) & ~((uint64_t)(a)-1))
+#define ARRAY_SIZE(a)	 (sizeof(a) / sizeof((a)[0]))
+#define PAGE_SIZE	 4096ull
+#define PAGE_SHIFT	 12
+#define SZ_1M		 (1ull << 20)
+#define SZ_2M		 (1ull << 21)
+#define SZ_1G		 (1ull << 30)
+#define ALIGN_UP(x, a)	 (((x) + (a)-1) & ~((uint64_t)(a)-1))
 #define IS_ALIGNED(x, a) (((x) & ((uint64_t)(a)-1)) == 0)
 
 /*

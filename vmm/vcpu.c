@@ -217,7 +217,8 @@ enum vcpu_action vcpu_handle_exit(struct vcpu *vcpu)
 	case KVM_EXIT_SHUTDOWN:
 		return ACT_SHUTDOWN;
 	case KVM_EXIT_FAIL_ENTRY:
-		vm_stop(vm, EXIT_GUEST_CRASH, "vCPU %u: KVM_EXIT_FAIL_ENTRY, reason %#llx", vcpu->id,
+		vm_stop(vm, EXIT_GUEST_CRASH, "vCPU %u: KVM_EXIT_FAIL_ENTRY, reason %#llx",
+			vcpu->id,
 			(unsigned long long)run->fail_entry.hardware_entry_failure_reason);
 		return ACT_STOP;
 	case KVM_EXIT_INTERNAL_ERROR: {
@@ -257,8 +258,9 @@ static void report_shutdown(struct vcpu *vcpu)
 			 ev.exception.nr, ev.exception.has_error_code ? ev.exception.error_code : 0,
 			 ev.exception.has_error_code ? "" : " (none)");
 	}
-	vm_stop(vcpu->vm, EXIT_GUEST_CRASH, "vCPU %u: triple fault (KVM_EXIT_SHUTDOWN) at rip %#" PRIx64 ", %s",
-		vcpu->id, rip, buf);
+	vm_stop(vcpu->vm, EXIT_GUEST_CRASH,
+		"vCPU %u: triple fault (KVM_EXIT_SHUTDOWN) at rip %#" PRIx64 ", %s", vcpu->id, rip,
+		buf);
 }
 
 /*
@@ -291,7 +293,8 @@ static bool spinning_on_hypercall(struct vcpu *vcpu)
 	if (vcpu->vmcall_spins < 2)
 		return false;
 	vm_stop(vm, EXIT_GUEST_CRASH,
-		"vCPU %u: guest executes %s at rip %#" PRIx64 " and the hypervisor (%s) re-executes it "
+		"vCPU %u: guest executes %s at rip %#" PRIx64
+		" and the hypervisor (%s) re-executes it "
 		"without an exit: hypercalls need the port transport here",
 		vcpu->id, insn[2] == 0xc1 ? "vmcall" : "vmmcall", rip, vm->sys.hv_name);
 	return true;
@@ -338,8 +341,8 @@ static void *vcpu_thread(void *arg)
 		r = kvm_ioctl_raw(vcpu->fd, KVM_RUN, NULL);
 		if (r < 0) {
 			if (r != -EINTR && r != -EAGAIN) {
-				vm_stop(vm, EXIT_GUEST_CRASH, "vCPU %u: KVM_RUN failed: %s", vcpu->id,
-					strerror(-r));
+				vm_stop(vm, EXIT_GUEST_CRASH, "vCPU %u: KVM_RUN failed: %s",
+					vcpu->id, strerror(-r));
 				break;
 			}
 			__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
@@ -380,7 +383,8 @@ int vcpu_start_thread(struct vcpu *vcpu)
 	int r = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
 
 	if (r) {
-		fprintf(stderr, "mini-vmm: cannot start vCPU %u thread: %s\n", vcpu->id, strerror(r));
+		fprintf(stderr, "mini-vmm: cannot start vCPU %u thread: %s\n", vcpu->id,
+			strerror(r));
 		return -r;
 	}
 	vcpu->thread_started = true;

@@ -11,10 +11,10 @@
 
 enum vcpu_action {
 	ACT_CONTINUE = 0, /* re-enter the guest */
-	ACT_STOP,         /* the VM is stopping */
-	ACT_PARK,         /* wait for the next CPU_ON */
-	ACT_YIELD,        /* serial schedule: let another vCPU run */
-	ACT_SHUTDOWN,     /* triple fault: caller collects events and stops */
+	ACT_STOP,	  /* the VM is stopping */
+	ACT_PARK,	  /* wait for the next CPU_ON */
+	ACT_YIELD,	  /* serial schedule: let another vCPU run */
+	ACT_SHUTDOWN,	  /* triple fault: caller collects events and stops */
 };
 
 int vcpu_create(struct vm *vm, unsigned id);

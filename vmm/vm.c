@@ -19,10 +19,10 @@
 #include "vcpu.h"
 #include "x86.h"
 
-#define PROBE_LOOPS 4096
+#define PROBE_LOOPS	  4096
 #define PROBE_EMULATED_NS 1000000ull /* 4096 loops + 1 exit: ~30 us native, ~9 ms emulated */
-#define PROBE_TIMEOUT_US 20000
-#define WATCHDOG_TICK_MS 50
+#define PROBE_TIMEOUT_US  20000
+#define WATCHDOG_TICK_MS  50
 
 static void vm_vstop_locked(struct vm *vm, int status, const char *fmt, va_list ap)
 {
@@ -58,8 +58,8 @@ void vm_stop(struct vm *vm, int status, const char *fmt, ...)
 
 static uint64_t vmm_region_size(const struct vm *vm, uint64_t top)
 {
-	uint64_t sz = 3 * PAGE_SIZE;                  /* start info+GDT+params, cmdline, probe */
-	sz += (x86_pt_pages(top) + 1) * PAGE_SIZE;    /* +1: PML4 on an odd frame */
+	uint64_t sz = 3 * PAGE_SIZE;		   /* start info+GDT+params, cmdline, probe */
+	sz += (x86_pt_pages(top) + 1) * PAGE_SIZE; /* +1: PML4 on an odd frame */
 	sz += ALIGN_UP(vm->elf_size, PAGE_SIZE);
 	sz += ALIGN_UP(vm->script_size, PAGE_SIZE);
 	return ALIGN_UP(sz, 64 * 1024);
@@ -131,18 +131,17 @@ static int write_boot_info(struct vm *vm)
 		.vmm_region_gpa = mem->vmm_gpa,
 		.vmm_region_size = mem->vmm_size,
 	};
-	mods[nmods++] = (struct hvm_modlist_entry){l->params, sizeof(*params),
-						   l->cmdline + (VM_CMDLINE_MAX - 64) +
-							   sizeof(MINIVMM_MOD_KERNEL),
-						   0};
+	mods[nmods++] = (struct hvm_modlist_entry){
+		l->params, sizeof(*params),
+		l->cmdline + (VM_CMDLINE_MAX - 64) + sizeof(MINIVMM_MOD_KERNEL), 0};
 	if (vm->script_size) {
 		memcpy(mem_gpa_to_hva(mem, l->mod_script, vm->script_size), vm->script_buf,
 		       vm->script_size);
-		mods[nmods++] = (struct hvm_modlist_entry){
-			l->mod_script, vm->script_size,
-			l->cmdline + (VM_CMDLINE_MAX - 64) + sizeof(MINIVMM_MOD_KERNEL) +
-				sizeof(MINIVMM_MOD_PARAMS),
-			0};
+		mods[nmods++] = (struct hvm_modlist_entry){l->mod_script, vm->script_size,
+							   l->cmdline + (VM_CMDLINE_MAX - 64) +
+								   sizeof(MINIVMM_MOD_KERNEL) +
+								   sizeof(MINIVMM_MOD_PARAMS),
+							   0};
 	}
 	*si = (struct hvm_start_info){
 		.magic = HVM_START_MAGIC_VALUE,
@@ -166,7 +165,6 @@ static void on_kick(int sig)
 	probe_alarm = 1;
 }
 
-
 /*
  * Run a few instructions on vCPU 0 before the guest: a counted loop (is
  * the guest native or emulated?) and one KVM_HC_MAP_GPA_RANGE(0, 1, 0)
@@ -184,16 +182,37 @@ static int probe(struct vm *vm)
 	bool amd = vm->opts.transport == TRANSPORT_VMMCALL ||
 		   (vm->opts.transport != TRANSPORT_VMCALL && vm->is_amd);
 	const uint8_t prog[] = {
-		0xe6, 0x80,                                       /* out %al, $0x80 */
-		0xb9, PROBE_LOOPS & 0xff, PROBE_LOOPS >> 8, 0, 0, /* mov $PROBE_LOOPS, %ecx */
-		0xe2, 0xfe,                                       /* 1: loop 1b */
-		0xe6, 0x80,                                       /* out %al, $0x80 */
-		0xb8, KVM_HC_MAP_GPA_RANGE, 0, 0, 0,              /* mov $12, %eax */
-		0x31, 0xdb, 0x31, 0xd2,                           /* xor %ebx, %edx */
-		0xb9, 1, 0, 0, 0,                                 /* mov $1, %ecx */
-		0x0f, 0x01, (uint8_t)(amd ? 0xd9 : 0xc1),         /* vmmcall / vmcall */
-		0xe6, 0x80,                                       /* out %al, $0x80 */
-		0xf4,                                             /* hlt */
+		0xe6,
+		0x80, /* out %al, $0x80 */
+		0xb9,
+		PROBE_LOOPS & 0xff,
+		PROBE_LOOPS >> 8,
+		0,
+		0, /* mov $PROBE_LOOPS, %ecx */
+		0xe2,
+		0xfe, /* 1: loop 1b */
+		0xe6,
+		0x80, /* out %al, $0x80 */
+		0xb8,
+		KVM_HC_MAP_GPA_RANGE,
+		0,
+		0,
+		0, /* mov $12, %eax */
+		0x31,
+		0xdb,
+		0x31,
+		0xd2, /* xor %ebx, %edx */
+		0xb9,
+		1,
+		0,
+		0,
+		0, /* mov $1, %ecx */
+		0x0f,
+		0x01,
+		(uint8_t)(amd ? 0xd9 : 0xc1), /* vmmcall / vmcall */
+		0xe6,
+		0x80, /* out %al, $0x80 */
+		0xf4, /* hlt */
 	};
 	struct itimerval limit = {.it_value = {0, PROBE_TIMEOUT_US}}, off = {{0, 0}, {0, 0}};
 	struct sigaction sa, old;
@@ -349,14 +368,17 @@ static void log_start(struct vm *vm)
 		for (unsigned i = 0; i < vm->opts.nr_inject; i++) {
 			const struct inject_rule *r = &vm->opts.inject[i];
 
-			fprintf(log->f, "%s{\"vcpu\":%d,\"kinds\":%u,\"ppm\":%u,\"delay\":%" PRIu64 "}",
+			fprintf(log->f,
+				"%s{\"vcpu\":%d,\"kinds\":%u,\"ppm\":%u,\"delay\":%" PRIu64 "}",
 				i ? "," : "", r->vcpu, r->kinds, r->prob_ppm, r->delay_us);
 		}
 		fputc(']', log->f);
 		evlog_key(log, "e820");
 		fputc('[', log->f);
 		for (unsigned i = 0; i < vm->mem.nr_e820; i++)
-			fprintf(log->f, "%s{\"addr\":\"%#" PRIx64 "\",\"size\":\"%#" PRIx64 "\",\"type\":%u}",
+			fprintf(log->f,
+				"%s{\"addr\":\"%#" PRIx64 "\",\"size\":\"%#" PRIx64
+				"\",\"type\":%u}",
 				i ? "," : "", vm->mem.e820[i].addr, vm->mem.e820[i].size,
 				vm->mem.e820[i].type);
 		fputc(']', log->f);
@@ -401,11 +423,13 @@ int vm_create(struct vm *vm, const struct vm_opts *opts)
 			return EXIT_USAGE;
 		}
 	}
-	top_guess = opts->ram_size > MEM_PCI_HOLE_START ? opts->ram_size + (MEM_4G - MEM_PCI_HOLE_START)
-							: opts->ram_size;
+	top_guess = opts->ram_size > MEM_PCI_HOLE_START
+			    ? opts->ram_size + (MEM_4G - MEM_PCI_HOLE_START)
+			    : opts->ram_size;
 	r = mem_layout(&vm->mem, opts->ram_size, vmm_region_size(vm, top_guess));
 	if (r < 0) {
-		fprintf(stderr, "mini-vmm: -m %" PRIu64 ": no room for the guest and the VMM region\n",
+		fprintf(stderr,
+			"mini-vmm: -m %" PRIu64 ": no room for the guest and the VMM region\n",
 			opts->ram_size);
 		return EXIT_USAGE;
 	}
@@ -423,8 +447,8 @@ int vm_create(struct vm *vm, const struct vm_opts *opts)
 	}
 	if (opts->nr_cpus > (unsigned)vm->sys.max_vcpus || opts->nr_cpus > VM_MAX_VCPUS) {
 		fprintf(stderr, "mini-vmm: --cpus %u: KVM supports at most %d vCPUs here\n",
-			opts->nr_cpus, vm->sys.max_vcpus < VM_MAX_VCPUS ? vm->sys.max_vcpus
-									: VM_MAX_VCPUS);
+			opts->nr_cpus,
+			vm->sys.max_vcpus < VM_MAX_VCPUS ? vm->sys.max_vcpus : VM_MAX_VCPUS);
 		return EXIT_USAGE;
 	}
 	vm->nr_vcpus = opts->nr_cpus;
@@ -631,8 +655,9 @@ int vm_run(struct vm *vm)
 			kvm_dump_stats(vm->vcpus[i].fd, prefix, stderr);
 		}
 	if (vm->opts.verbose)
-		fprintf(stderr, "mini-vmm: first guest instruction after %" PRIu64 " us, %" PRIu64
-				" instructions emulated\n",
+		fprintf(stderr,
+			"mini-vmm: first guest instruction after %" PRIu64 " us, %" PRIu64
+			" instructions emulated\n",
 			(vm->t_first_run_ns - vm->t_start_ns) / 1000, vm->insn_emulation);
 	if (vm->exit_status == EXIT_OK && vm->checks_failed) {
 		vm->exit_status = EXIT_CHECK_FAILED;

@@ -18,9 +18,9 @@
 #include "memory.h"
 #include "minivmm/abi.h"
 
-#define VM_MAX_VCPUS 64
+#define VM_MAX_VCPUS   64
 #define VM_CMDLINE_MAX 4096
-#define VM_SCRIPT_MAX (1u << 20)
+#define VM_SCRIPT_MAX  (1u << 20)
 
 /* Exit statuses (DESIGN.md). */
 enum {
@@ -33,10 +33,10 @@ enum {
 
 enum transport_choice {
 	TRANSPORT_AUTO = 0,
-	TRANSPORT_EXIT,    /* KVM_EXIT_HYPERCALL, vendor instruction */
+	TRANSPORT_EXIT,	   /* KVM_EXIT_HYPERCALL, vendor instruction */
 	TRANSPORT_VMMCALL, /* KVM_EXIT_HYPERCALL, force vmmcall */
 	TRANSPORT_VMCALL,  /* KVM_EXIT_HYPERCALL, force vmcall */
-	TRANSPORT_PORT,    /* port I/O */
+	TRANSPORT_PORT,	   /* port I/O */
 };
 
 enum sched_mode {
@@ -52,8 +52,8 @@ enum inject_kind {
 };
 
 struct inject_rule {
-	int vcpu;          /* -1: any */
-	unsigned kinds;    /* enum inject_kind mask */
+	int vcpu;	   /* -1: any */
+	unsigned kinds;	   /* enum inject_kind mask */
 	uint32_t prob_ppm; /* probability in parts per million */
 	uint64_t delay_us; /* parallel: sleep; serial: scheduler steps */
 };
@@ -79,7 +79,7 @@ struct vm_opts {
 	struct inject_rule inject[4];
 	unsigned nr_inject;
 	bool allow_emulated; /* kvm_pvm: do not fail when not native */
-	uint64_t t_start_ns;  /* main() entry, for start-up timing (0: vm_create) */
+	uint64_t t_start_ns; /* main() entry, for start-up timing (0: vm_create) */
 };
 
 struct vm_layout {
@@ -101,7 +101,7 @@ enum vcpu_state {
 	VCPU_OFF = 0, /* never started or parked: waiting for CPU_ON */
 	VCPU_PENDING, /* CPU_ON received, thread about to load state */
 	VCPU_RUNNING,
-	VCPU_DEAD,    /* thread finished */
+	VCPU_DEAD, /* thread finished */
 };
 
 struct vcpu {
@@ -111,25 +111,25 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	bool thread_started;
-	enum vcpu_state state;   /* protected by vm->lock */
+	enum vcpu_state state; /* protected by vm->lock */
 	uint64_t start_rip, start_rsp, start_rdi, start_cr3;
-	uint64_t migration_ctl;  /* MSR_KVM_MIGRATION_CONTROL as written */
-	uint32_t generation;     /* boot generation of the code it runs */
+	uint64_t migration_ctl; /* MSR_KVM_MIGRATION_CONTROL as written */
+	uint32_t generation;	/* boot generation of the code it runs */
 	uint64_t exits;
-	uint64_t vmcall_spins;   /* consecutive EINTR at the same RIP */
+	uint64_t vmcall_spins; /* consecutive EINTR at the same RIP */
 	uint64_t last_intr_rip;
-	uint64_t rng;            /* injection PRNG state */
-	uint64_t inject_hold;    /* serial: steps left before completing */
+	uint64_t rng;	      /* injection PRNG state */
+	uint64_t inject_hold; /* serial: steps left before completing */
 };
 
 struct migration_state {
-	bool ready;            /* VM-wide verdict, see msr.c */
+	bool ready; /* VM-wide verdict, see msr.c */
 	uint64_t last_change_ns;
 	uint64_t blocked_since_seq;
-	uint64_t blocked_ns;   /* total time not migratable */
+	uint64_t blocked_ns; /* total time not migratable */
 	uint64_t blocked_events;
-	uint64_t windows;      /* number of not-migratable windows */
-	uint64_t points;       /* SYNC points seen while migratable */
+	uint64_t windows;	/* number of not-migratable windows */
+	uint64_t points;	/* SYNC points seen while migratable */
 	uint64_t unsafe_points; /* ... where bitmap != guest truth */
 	uint64_t first_unsafe_seq;
 };
@@ -147,17 +147,17 @@ struct vm {
 	size_t script_size;
 	struct kvm_cpuid2 *cpuid;
 	bool is_amd;
-	bool native;        /* kvm_pvm native mode enabled and verified */
-	bool pvm_msr;       /* the native-mode MSR exists */
+	bool native;  /* kvm_pvm native mode enabled and verified */
+	bool pvm_msr; /* the native-mode MSR exists */
 	uint64_t probe_loop_ns;
 	uint64_t insn_emulation; /* vCPU statistic, summed at exit */
-	uint64_t kvm_exits;      /* vCPU statistic "exits" (in-kernel + userspace) */
+	uint64_t kvm_exits;	 /* vCPU statistic "exits" (in-kernel + userspace) */
 	uint64_t userspace_exits;
 	int64_t probe_hc_rax;
 	enum minivmm_transport transport;
 	unsigned nr_vcpus;
 	struct vcpu vcpus[VM_MAX_VCPUS];
-	uint64_t t_start_ns;   /* process start (main) */
+	uint64_t t_start_ns;	 /* process start (main) */
 	uint64_t t_first_run_ns; /* first KVM_RUN of the guest */
 
 	pthread_mutex_t lock;
@@ -169,19 +169,19 @@ struct vm {
 	/* Protected by lock. */
 	struct encmap encmap;
 	struct evlog log;
-	uint32_t generation;      /* newest boot generation (SYNC BOOT) */
-	uint32_t hc_generation;   /* newest generation in hypercalls (--gen-filter) */
+	uint32_t generation;	/* newest boot generation (SYNC BOOT) */
+	uint32_t hc_generation; /* newest generation in hypercalls (--gen-filter) */
 	uint32_t checked_generation;
 	struct migration_state mig;
 	uint64_t hypercalls;
 	uint64_t hypercall_errors;
-	uint64_t hypercall_ns;    /* time spent in the handler (bench) */
+	uint64_t hypercall_ns; /* time spent in the handler (bench) */
 	uint64_t checks_run;
 	uint64_t checks_failed;
 
 	/* Serial schedule. */
 	uint64_t sched_rng;
-	int sched_current;    /* vCPU allowed to run, -1: pick */
+	int sched_current; /* vCPU allowed to run, -1: pick */
 	uint64_t sched_steps;
 };
 
@@ -192,8 +192,7 @@ int vm_run(struct vm *vm);
 void vm_destroy(struct vm *vm);
 
 /* Stop the whole VM with a status (first caller wins). Takes the lock. */
-void vm_stop(struct vm *vm, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+void vm_stop(struct vm *vm, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Same, with the lock already held. */
 void vm_stop_locked(struct vm *vm, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

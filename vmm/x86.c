@@ -233,7 +233,8 @@ static int walk_table(struct walk *w, const uint64_t *t, int level, uint64_t va_
 			continue;
 		/* A leaf: a PT entry, or PS set in a PD (2 MiB) or PDPT (1 GiB) entry. */
 		if (level == 1 || ((level == 2 || level == 3) && (e & PTE_PS))) {
-			struct pt_leaf lf = {canonical(va), e & PTE_ADDR_MASK & ~(size - 1), size, e};
+			struct pt_leaf lf = {canonical(va), e & PTE_ADDR_MASK & ~(size - 1), size,
+					     e};
 
 			if (++w->leaves > w->max_leaves)
 				return -E2BIG;

@@ -13,30 +13,30 @@
 
 #include "memory.h"
 
-#define X86_CR0_PE (1ull << 0)
-#define X86_CR0_MP (1ull << 1)
-#define X86_CR0_ET (1ull << 4)
-#define X86_CR0_NE (1ull << 5)
-#define X86_CR0_WP (1ull << 16)
-#define X86_CR0_AM (1ull << 18)
-#define X86_CR0_PG (1ull << 31)
-#define X86_CR4_PAE (1ull << 5)
-#define X86_CR4_OSFXSR (1ull << 9)
+#define X86_CR0_PE	   (1ull << 0)
+#define X86_CR0_MP	   (1ull << 1)
+#define X86_CR0_ET	   (1ull << 4)
+#define X86_CR0_NE	   (1ull << 5)
+#define X86_CR0_WP	   (1ull << 16)
+#define X86_CR0_AM	   (1ull << 18)
+#define X86_CR0_PG	   (1ull << 31)
+#define X86_CR4_PAE	   (1ull << 5)
+#define X86_CR4_OSFXSR	   (1ull << 9)
 #define X86_CR4_OSXMMEXCPT (1ull << 10)
-#define X86_EFER_SCE (1ull << 0)
-#define X86_EFER_LME (1ull << 8)
-#define X86_EFER_LMA (1ull << 10)
+#define X86_EFER_SCE	   (1ull << 0)
+#define X86_EFER_LME	   (1ull << 8)
+#define X86_EFER_LMA	   (1ull << 10)
 
-#define PTE_P (1ull << 0)
-#define PTE_W (1ull << 1)
-#define PTE_US (1ull << 2)
-#define PTE_PS (1ull << 7)
-#define PTE_NX (1ull << 63)
+#define PTE_P	      (1ull << 0)
+#define PTE_W	      (1ull << 1)
+#define PTE_US	      (1ull << 2)
+#define PTE_PS	      (1ull << 7)
+#define PTE_NX	      (1ull << 63)
 #define PTE_ADDR_MASK 0x000ffffffffff000ull
 
 #define GDT_SEL_CODE 0x08
 #define GDT_SEL_DATA 0x10
-#define GDT_ENTRIES 3
+#define GDT_ENTRIES  3
 
 /* kvm_pvm (docs/PVM.md): writing 1 lets a 64-bit guest run natively. */
 #define MSR_PVM_NATIVE 0x4b564d10u
@@ -59,8 +59,8 @@ int x86_build_identity_map(struct guest_mem *mem, uint64_t pml4_gpa, uint64_t to
 void x86_long_mode_sregs(struct kvm_sregs *sregs, uint64_t cr3, uint64_t gdt_gpa);
 
 struct cpuid_opts {
-	bool sev;          /* advertise the emulated SEV platform */
-	unsigned cbit;     /* C-bit position */
+	bool sev;	    /* advertise the emulated SEV platform */
+	unsigned cbit;	    /* C-bit position */
 	unsigned phys_bits; /* MAXPHYADDR to advertise (0 = leave) */
 };
 

@@ -31,11 +31,11 @@
 
 enum ucall_cmd {
 	UCALL_NONE = 0,
-	UCALL_DONE = 1,   /* args[0] = status (0 = success) */
+	UCALL_DONE = 1,	  /* args[0] = status (0 = success) */
 	UCALL_ABORT = 2,  /* args: expr GPA, file GPA, line, value */
-	UCALL_SYNC = 3,   /* args[0] = enum sync_tag, args[1..] tag specific */
+	UCALL_SYNC = 3,	  /* args[0] = enum sync_tag, args[1..] tag specific */
 	UCALL_CPU_ON = 4, /* args: cpu, rip, rsp, rdi, cr3; RAX = 0 or -errno */
-	UCALL_PARK = 5,   /* block this vCPU until the next CPU_ON for it */
+	UCALL_PARK = 5,	  /* block this vCPU until the next CPU_ON for it */
 	UCALL_YIELD = 6,  /* let the scheduler pick another vCPU */
 	UCALL_PRINT = 7,  /* args: string GPA, length (bulk console output) */
 	UCALL_MAX
@@ -44,11 +44,11 @@ enum ucall_cmd {
 enum sync_tag {
 	SYNC_NONE = 0,
 	SYNC_KEXEC_BEGIN = 1, /* args[1] = generation about to end */
-	SYNC_BOOT = 2,        /* args[1] = generation, args[2] = SYNC_BOOT_* flags */
+	SYNC_BOOT = 2,	      /* args[1] = generation, args[2] = SYNC_BOOT_* flags */
 	SYNC_RESET_DONE = 3,  /* args[1] = generation that reset */
-	SYNC_READY = 4,       /* args[1] = generation, ready to migrate */
+	SYNC_READY = 4,	      /* args[1] = generation, ready to migrate */
 	SYNC_SHARED = 5,      /* args[1] = generation, done sharing its pages */
-	SYNC_BENCH = 6,       /* args[1] = benchmark phase marker */
+	SYNC_BENCH = 6,	      /* args[1] = benchmark phase marker */
 	SYNC_MAX
 };
 
@@ -70,26 +70,26 @@ _Static_assert(offsetof(struct ucall, args) == 8, "struct ucall args");
 
 /* ---- Boot parameters (a start-info module named "minivmm-params") ---- */
 
-#define MINIVMM_PARAMS_MAGIC 0x4d564d4eu /* "NMVM" */
+#define MINIVMM_PARAMS_MAGIC   0x4d564d4eu /* "NMVM" */
 #define MINIVMM_PARAMS_VERSION 1u
 
 enum minivmm_transport {
-	HC_TRANSPORT_NONE = 0,    /* no hypercall available */
+	HC_TRANSPORT_NONE = 0,	  /* no hypercall available */
 	HC_TRANSPORT_VMMCALL = 1, /* KVM_EXIT_HYPERCALL through vmmcall */
 	HC_TRANSPORT_VMCALL = 2,  /* KVM_EXIT_HYPERCALL through vmcall */
-	HC_TRANSPORT_PORT = 3,    /* out to MINIVMM_PORT_HYPERCALL */
+	HC_TRANSPORT_PORT = 3,	  /* out to MINIVMM_PORT_HYPERCALL */
 };
 
-#define MINIVMM_FLAG_SEV (1u << 0)    /* emulated SEV platform */
+#define MINIVMM_FLAG_SEV    (1u << 0) /* emulated SEV platform */
 #define MINIVMM_FLAG_SERIAL (1u << 1) /* serial schedule: wait loops yield */
 
 struct minivmm_params {
 	uint32_t magic;
 	uint32_t version;
 	uint32_t flags;
-	uint32_t transport;   /* enum minivmm_transport */
-	uint32_t nr_cpus;     /* vCPUs created by the VMM */
-	uint32_t cbit;        /* emulated C-bit position (0 without SEV) */
+	uint32_t transport;	/* enum minivmm_transport */
+	uint32_t nr_cpus;	/* vCPUs created by the VMM */
+	uint32_t cbit;		/* emulated C-bit position (0 without SEV) */
 	uint64_t fw_shared_gpa; /* firmware region the VMM marked shared */
 	uint64_t fw_shared_size;
 	uint64_t vmm_region_gpa; /* VMM-owned reserved region */
@@ -104,35 +104,35 @@ _Static_assert(sizeof(struct minivmm_params) == 56, "minivmm_params size");
 /* ---- KVM paravirt constants (Documentation/virt/kvm/x86/) --------- */
 
 /* hypercalls.rst, include/uapi/linux/kvm_para.h */
-#define KVM_HC_MAP_GPA_RANGE 12
-#define KVM_MAP_GPA_RANGE_PAGE_SZ_4K 0
-#define KVM_MAP_GPA_RANGE_PAGE_SZ_2M 1
-#define KVM_MAP_GPA_RANGE_PAGE_SZ_1G 2
+#define KVM_HC_MAP_GPA_RANGE	       12
+#define KVM_MAP_GPA_RANGE_PAGE_SZ_4K   0
+#define KVM_MAP_GPA_RANGE_PAGE_SZ_2M   1
+#define KVM_MAP_GPA_RANGE_PAGE_SZ_1G   2
 #define KVM_MAP_GPA_RANGE_PAGE_SZ_MASK 0xfull
-#define KVM_MAP_GPA_RANGE_ENCRYPTED (1ull << 4)
-#define KVM_MAP_GPA_RANGE_DECRYPTED (0ull << 4)
+#define KVM_MAP_GPA_RANGE_ENCRYPTED    (1ull << 4)
+#define KVM_MAP_GPA_RANGE_DECRYPTED    (0ull << 4)
 
 /* include/uapi/linux/kvm_para.h: errno values returned in RAX */
-#define KVM_ENOSYS 1000
-#define KVM_EFAULT 14
-#define KVM_EINVAL 22
-#define KVM_E2BIG 7
-#define KVM_EPERM 1
+#define KVM_ENOSYS     1000
+#define KVM_EFAULT     14
+#define KVM_EINVAL     22
+#define KVM_E2BIG      7
+#define KVM_EPERM      1
 #define KVM_EOPNOTSUPP 95
 
 /* cpuid.rst */
-#define KVM_CPUID_SIGNATURE 0x40000000u
-#define KVM_CPUID_FEATURES 0x40000001u
-#define KVM_FEATURE_HC_MAP_GPA_RANGE 16
+#define KVM_CPUID_SIGNATURE	      0x40000000u
+#define KVM_CPUID_FEATURES	      0x40000001u
+#define KVM_FEATURE_HC_MAP_GPA_RANGE  16
 #define KVM_FEATURE_MIGRATION_CONTROL 17
 
 /* msr.rst */
 #define MSR_KVM_MIGRATION_CONTROL 0x4b564d08u
-#define KVM_MIGRATION_READY (1ull << 0)
+#define KVM_MIGRATION_READY	  (1ull << 0)
 
 /* AMD APM vol. 2 15.34: SEV */
-#define CPUID_AMD_SEV 0x8000001Fu
-#define MSR_AMD64_SEV 0xc0010131u
+#define CPUID_AMD_SEV	      0x8000001Fu
+#define MSR_AMD64_SEV	      0xc0010131u
 #define MSR_AMD64_SEV_ENABLED (1ull << 0)
 
 #endif

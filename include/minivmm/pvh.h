@@ -8,14 +8,14 @@
 
 #include <stdint.h>
 
-#define HVM_START_MAGIC_VALUE 0x336ec578u
+#define HVM_START_MAGIC_VALUE  0x336ec578u
 #define HVM_START_INFO_VERSION 1u
 
 /* E820 types (ACPI address range types). */
-#define E820_TYPE_RAM 1u
+#define E820_TYPE_RAM	   1u
 #define E820_TYPE_RESERVED 2u
-#define E820_TYPE_ACPI 3u
-#define E820_TYPE_NVS 4u
+#define E820_TYPE_ACPI	   3u
+#define E820_TYPE_NVS	   4u
 #define E820_TYPE_UNUSABLE 5u
 
 struct hvm_start_info {

@@ -83,13 +83,16 @@ static void test_vm_lifecycle_no_leaks(void **state)
 	fds = count_fds();
 	threads = count_threads();
 	{
-		const char *a[] = {"--sev", "--check", "-c", "2", "--log", log, "--cmdline",
-				   "scenario=kexec strategy=upstream cycles=3", guest};
+		const char *a[] = {"--sev",	"--check",
+				   "-c",	"2",
+				   "--log",	log,
+				   "--cmdline", "scenario=kexec strategy=upstream cycles=3",
+				   guest};
 		assert_int_equal(run_vm(a, 9), EXIT_OK);
 	}
 	{
-		const char *a[] = {"--sev", "--check", "--cmdline", "scenario=kexec strategy=none cycles=2",
-				   guest};
+		const char *a[] = {"--sev", "--check", "--cmdline",
+				   "scenario=kexec strategy=none cycles=2", guest};
 		assert_int_equal(run_vm(a, 5), EXIT_CHECK_FAILED);
 	}
 	{
@@ -97,7 +100,8 @@ static void test_vm_lifecycle_no_leaks(void **state)
 		assert_int_equal(run_vm(a, 3), EXIT_GUEST_CRASH);
 	}
 	{
-		const char *a[] = {"--timeout", "1", "-c", "2", "--cmdline", "scenario=spin", guest};
+		const char *a[] = {"--timeout",	    "1",  "-c", "2", "--cmdline",
+				   "scenario=spin", guest};
 		assert_int_equal(run_vm(a, 7), EXIT_TIMEOUT);
 	}
 	{

@@ -37,25 +37,30 @@
 #endif
 #define HC_MAP_GPA_RANGE 12 /* KVM_HC_MAP_GPA_RANGE, linux/kvm_para.h */
 
-#define MEM_SIZE 0x200000ul /* 2 MiB, identity mapped in long mode */
-#define PML4_ADDR 0x1000ul  /* odd frames: also native on kvm_pvm */
+#define MEM_SIZE  0x200000ul /* 2 MiB, identity mapped in long mode */
+#define PML4_ADDR 0x1000ul   /* odd frames: also native on kvm_pvm */
 #define PDPT_ADDR 0x3000ul
-#define PD_ADDR 0x5000ul
+#define PD_ADDR	  0x5000ul
 #define CODE_ADDR 0x8000ul
-#define HC_RET 0x600dcafeul /* fits 32 bits: real mode truncates ret */
+#define HC_RET	  0x600dcafeul /* fits 32 bits: real mode truncates ret */
 
 /* Guest code. The assembler picks the operand-size prefixes per mode. */
-#define GUEST_BODY(insn)                                                        \
-	"mov $12, %eax\n\tmov $0x1000, %ebx\n\tmov $1, %ecx\n\tmov $0, %edx\n\t" \
-	insn "\n\thlt\n\t"
+#define GUEST_BODY(insn)                                                                           \
+	"mov $12, %eax\n\tmov $0x1000, %ebx\n\tmov $1, %ecx\n\tmov $0, %edx\n\t" insn "\n\thlt\n"  \
+										      "\t"
 __asm__(".pushsection .rodata\n"
 	".code16\n"
-	"g16_vmmcall: " GUEST_BODY("vmmcall") "g16_vmmcall_end:\n"
-	"g16_vmcall: " GUEST_BODY("vmcall") "g16_vmcall_end:\n"
-	".code64\n"
-	"g64_vmmcall: " GUEST_BODY("vmmcall") "g64_vmmcall_end:\n"
-	"g64_vmcall: " GUEST_BODY("vmcall") "g64_vmcall_end:\n"
-	".popsection\n");
+	"g16_vmmcall: " GUEST_BODY(
+		"vmmcall") "g16_vmmcall_end:\n"
+			   "g16_vmcall: " GUEST_BODY(
+				   "vmcall") "g16_vmcall_end:\n"
+					     ".code64\n"
+					     "g64_vmmcall: " GUEST_BODY(
+						     "vmmcall") "g64_vmmcall_end:\n"
+								"g64_vmcall: " GUEST_BODY(
+									"vmcall") "g64_vmcall_end:"
+										  "\n"
+										  ".popsection\n");
 extern const uint8_t g16_vmmcall[], g16_vmmcall_end[], g16_vmcall[], g16_vmcall_end[];
 extern const uint8_t g64_vmmcall[], g64_vmmcall_end[], g64_vmcall[], g64_vmcall_end[];
 
@@ -77,17 +82,28 @@ static int xioctl(int fd, unsigned long req, void *arg, const char *what)
 static const char *exit_name(uint32_t r)
 {
 	switch (r) {
-	case KVM_EXIT_UNKNOWN: return "UNKNOWN";
-	case KVM_EXIT_EXCEPTION: return "EXCEPTION";
-	case KVM_EXIT_IO: return "IO";
-	case KVM_EXIT_HYPERCALL: return "HYPERCALL";
-	case KVM_EXIT_HLT: return "HLT";
-	case KVM_EXIT_MMIO: return "MMIO";
-	case KVM_EXIT_SHUTDOWN: return "SHUTDOWN";
-	case KVM_EXIT_FAIL_ENTRY: return "FAIL_ENTRY";
-	case KVM_EXIT_INTR: return "INTR";
-	case KVM_EXIT_INTERNAL_ERROR: return "INTERNAL_ERROR";
-	default: return "?";
+	case KVM_EXIT_UNKNOWN:
+		return "UNKNOWN";
+	case KVM_EXIT_EXCEPTION:
+		return "EXCEPTION";
+	case KVM_EXIT_IO:
+		return "IO";
+	case KVM_EXIT_HYPERCALL:
+		return "HYPERCALL";
+	case KVM_EXIT_HLT:
+		return "HLT";
+	case KVM_EXIT_MMIO:
+		return "MMIO";
+	case KVM_EXIT_SHUTDOWN:
+		return "SHUTDOWN";
+	case KVM_EXIT_FAIL_ENTRY:
+		return "FAIL_ENTRY";
+	case KVM_EXIT_INTR:
+		return "INTR";
+	case KVM_EXIT_INTERNAL_ERROR:
+		return "INTERNAL_ERROR";
+	default:
+		return "?";
 	}
 }
 
@@ -101,8 +117,10 @@ static int run_vcpu(int vcpu, struct kvm_run *run, unsigned timeout_s)
 	alarm(0);
 	if (r < 0) {
 		if (err == EINTR && timed_out)
-			fprintf(stderr, "kvm_probe: KVM_RUN gave no exit within %u s "
-				"(hypercall not delivered to userspace?)\n", timeout_s);
+			fprintf(stderr,
+				"kvm_probe: KVM_RUN gave no exit within %u s "
+				"(hypercall not delivered to userspace?)\n",
+				timeout_s);
 		else
 			fprintf(stderr, "kvm_probe: KVM_RUN: %s\n", strerror(err));
 		return -1;
@@ -149,14 +167,22 @@ static int setup_long(int vcpu, uint8_t *mem)
 	uint64_t *pd = (uint64_t *)(mem + PD_ADDR);
 	pml4[0] = PDPT_ADDR | 0x7; /* P|RW|US */
 	pdpt[0] = PD_ADDR | 0x7;
-	pd[0] = 0x0 | 0x87;        /* 2 MiB page, P|RW|US|PS */
+	pd[0] = 0x0 | 0x87; /* 2 MiB page, P|RW|US|PS */
 
 	struct kvm_sregs s;
 	if (xioctl(vcpu, KVM_GET_SREGS, &s, "KVM_GET_SREGS") < 0)
 		return -1;
 	struct kvm_segment cs = {
-		.base = 0, .limit = 0xffffffff, .selector = 0x08, .type = 0xb,
-		.present = 1, .dpl = 0, .db = 0, .s = 1, .l = 1, .g = 1,
+		.base = 0,
+		.limit = 0xffffffff,
+		.selector = 0x08,
+		.type = 0xb,
+		.present = 1,
+		.dpl = 0,
+		.db = 0,
+		.s = 1,
+		.l = 1,
+		.g = 1,
 	};
 	struct kvm_segment ds = cs;
 	ds.selector = 0x10;
@@ -166,9 +192,9 @@ static int setup_long(int vcpu, uint8_t *mem)
 	s.cs = cs;
 	s.ds = s.es = s.fs = s.gs = s.ss = ds;
 	s.cr3 = PML4_ADDR;
-	s.cr4 = 0x620;      /* PAE | OSFXSR | OSXMMEXCPT */
+	s.cr4 = 0x620;	    /* PAE | OSFXSR | OSXMMEXCPT */
 	s.cr0 = 0x80050033; /* PG | AM | WP | NE | ET | MP | PE */
-	s.efer = 0x501;     /* SCE | LME | LMA */
+	s.efer = 0x501;	    /* SCE | LME | LMA */
 	return xioctl(vcpu, KVM_SET_SREGS, &s, "KVM_SET_SREGS");
 }
 
@@ -239,7 +265,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "kvm_probe: KVM_HC_MAP_GPA_RANGE exit not offered\n");
 		return 2;
 	}
-	struct kvm_enable_cap cap = { .cap = KVM_CAP_EXIT_HYPERCALL };
+	struct kvm_enable_cap cap = {.cap = KVM_CAP_EXIT_HYPERCALL};
 	cap.args[0] = 1ull << HC_MAP_GPA_RANGE;
 	if (xioctl(vm, KVM_ENABLE_CAP, &cap, "KVM_ENABLE_CAP(EXIT_HYPERCALL)") < 0)
 		return 2;
@@ -254,7 +280,9 @@ int main(int argc, char **argv)
 	}
 	memcpy(mem + CODE_ADDR, code, code_len);
 	struct kvm_userspace_memory_region region = {
-		.slot = 0, .guest_phys_addr = 0, .memory_size = MEM_SIZE,
+		.slot = 0,
+		.guest_phys_addr = 0,
+		.memory_size = MEM_SIZE,
 		.userspace_addr = (uintptr_t)mem,
 	};
 	if (xioctl(vm, KVM_SET_USER_MEMORY_REGION, &region, "KVM_SET_USER_MEMORY_REGION") < 0)
@@ -270,8 +298,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "kvm_probe: KVM_GET_VCPU_MMAP_SIZE failed\n");
 		return 2;
 	}
-	struct kvm_run *run = mmap(NULL, (size_t)run_size, PROT_READ | PROT_WRITE,
-				   MAP_SHARED, vcpu, 0);
+	struct kvm_run *run =
+		mmap(NULL, (size_t)run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
 	if (run == MAP_FAILED) {
 		perror("kvm_probe: mmap kvm_run");
 		return 2;
@@ -294,8 +322,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	printf("kvm_probe:   hypercall nr=%llu args=0x%llx,0x%llx,0x%llx longmode=%u\n",
-	       (unsigned long long)run->hypercall.nr,
-	       (unsigned long long)run->hypercall.args[0],
+	       (unsigned long long)run->hypercall.nr, (unsigned long long)run->hypercall.args[0],
 	       (unsigned long long)run->hypercall.args[1],
 	       (unsigned long long)run->hypercall.args[2], run->hypercall.longmode);
 	if (run->hypercall.nr != HC_MAP_GPA_RANGE || run->hypercall.args[0] != 0x1000 ||
@@ -317,8 +344,8 @@ int main(int argc, char **argv)
 	}
 	if (xioctl(vcpu, KVM_GET_REGS, &regs, "KVM_GET_REGS") < 0)
 		return 2;
-	printf("kvm_probe:   after hlt rax=0x%llx rip=0x%llx\n",
-	       (unsigned long long)regs.rax, (unsigned long long)regs.rip);
+	printf("kvm_probe:   after hlt rax=0x%llx rip=0x%llx\n", (unsigned long long)regs.rax,
+	       (unsigned long long)regs.rip);
 	if (regs.rax != HC_RET) {
 		fprintf(stderr, "kvm_probe: FAIL: rax 0x%llx, want hypercall.ret 0x%lx\n",
 			(unsigned long long)regs.rax, HC_RET);
@@ -331,8 +358,8 @@ int main(int argc, char **argv)
 	}
 	const uint8_t *now = mem + CODE_ADDR + insn_off;
 	int patched = memcmp(now, code + insn_off, 3) != 0;
-	printf("kvm_probe:   hypercall insn bytes now %02x %02x %02x%s\n", now[0], now[1],
-	       now[2], patched ? " (rewritten by KVM)" : "");
+	printf("kvm_probe:   hypercall insn bytes now %02x %02x %02x%s\n", now[0], now[1], now[2],
+	       patched ? " (rewritten by KVM)" : "");
 
 	printf("kvm_probe: %s mode=%s insn=%s\n", fail ? "FAIL" : "PASS",
 	       longmode ? "long" : "real", argv[1]);
