@@ -17,5 +17,7 @@ if [ "$want" != any ] && ! echo "$start" | grep -q "\"transport\":\"$want\""; th
 	rc=90
 fi
 grep '"type":"exit"' "$log"
+# Benchmark markers (scenario=bench-exit), for timing under TCG.
+awk -F'"t_ns":' '/"tag":"bench"/ {split($2, a, ","); t[n++] = a[1]} END {for (i = 0; i + 1 < n; i++) if (i % 2 == 0) b += t[i+1] - t[i]; else f += t[i+1] - t[i]; if (n) printf "bench: bare %d ns, full %d ns (sums)\n", b, f}' "$log"
 rm -f "$log"
 exit $rc
