@@ -309,68 +309,57 @@ static void report(struct vm *vm, struct vcpu *vcpu, const char *what, uint32_t 
 		fprintf(stderr, "  ... %zu more run(s) in the log\n", rep->n - CHECK_PRINT_MAX);
 }
 
-static void run_checks(struct vm *vm, struct vcpu *vcpu, uint32_t gen, bool reset, bool truth)
+/*
+ * Both checks of the bitmap for generation gen, computed once per SYNC
+ * point and shared by the verdicts (check events) and the migration-point
+ * record. truth: also audit the guest's page tables (from this vCPU's CR3).
+ */
+static void evaluate(struct vm *vm, struct vcpu *vcpu, uint32_t gen, bool truth,
+		     struct check_report *reset_rep, struct check_report *truth_rep)
 {
-	struct check_report rep;
+	struct kvm_sregs sregs;
 
-	if (reset) {
-		memset(&rep, 0, sizeof(rep));
-		if (check_reset(&vm->encmap, &vm->mem, gen, &rep) == -ENOMEM)
-			rep.error = -ENOMEM;
-		report(vm, vcpu, "reset", gen, &rep);
-		check_report_free(&rep);
-	}
-	if (truth) {
-		struct kvm_sregs sregs;
-
-		memset(&rep, 0, sizeof(rep));
-		if (kvm_ioctl_raw(vcpu->fd, KVM_GET_SREGS, &sregs) < 0)
-			rep.error = -EIO;
-		else if (check_truth(&vm->encmap, &vm->mem, sregs.cr3, vm->opts.cbit, &rep) < 0)
-			rep.error = -ENOMEM;
-		report(vm, vcpu, "truth", gen, &rep);
-		check_report_free(&rep);
-	}
+	memset(reset_rep, 0, sizeof(*reset_rep));
+	memset(truth_rep, 0, sizeof(*truth_rep));
+	if (check_reset(&vm->encmap, &vm->mem, gen, reset_rep) == -ENOMEM)
+		reset_rep->error = -ENOMEM;
+	if (!truth)
+		return;
+	if (kvm_ioctl_raw(vcpu->fd, KVM_GET_SREGS, &sregs) < 0)
+		truth_rep->error = -EIO;
+	else if (check_truth(&vm->encmap, &vm->mem, sregs.cr3, vm->opts.cbit, truth_rep) < 0)
+		truth_rep->error = -ENOMEM;
 }
 
-void check_migration_point(struct vm *vm, struct vcpu *vcpu, const char *at)
+/*
+ * The VM is migratable here: would a migration started now copy a page
+ * with the wrong protection? Logged and counted; it does not fail the run
+ * (the per-strategy trade-off is what the experiment shows).
+ */
+static void log_migration_point(struct vm *vm, struct vcpu *vcpu, const char *at,
+				const struct check_report *reset, const struct check_report *truth)
 {
-	struct check_report reset, truth;
-	struct kvm_sregs sregs;
-	uint64_t stale, mismatched;
-	bool safe;
+	uint64_t stale = reset->pages[VIOL_STALE_SHARED] + reset->pages[VIOL_FOREIGN_SHARED] +
+			 reset->pages[VIOL_FIRMWARE_LOST];
+	uint64_t mismatched = truth->pages[VIOL_HOST_SHARED_GUEST_PRIVATE] +
+			      truth->pages[VIOL_HOST_PRIVATE_GUEST_SHARED];
+	bool safe = !stale && !mismatched && !truth->error;
 
-	if (!vm->mig.ready || !vm->opts.sev || !vm->opts.check)
-		return;
-	memset(&reset, 0, sizeof(reset));
-	memset(&truth, 0, sizeof(truth));
-	check_reset(&vm->encmap, &vm->mem, vcpu->generation, &reset);
-	if (kvm_ioctl_raw(vcpu->fd, KVM_GET_SREGS, &sregs) == 0)
-		check_truth(&vm->encmap, &vm->mem, sregs.cr3, vm->opts.cbit, &truth);
-	else
-		truth.error = -EIO;
-	stale = reset.pages[VIOL_STALE_SHARED] + reset.pages[VIOL_FOREIGN_SHARED] +
-		reset.pages[VIOL_FIRMWARE_LOST];
-	mismatched = truth.pages[VIOL_HOST_SHARED_GUEST_PRIVATE] +
-		     truth.pages[VIOL_HOST_PRIVATE_GUEST_SHARED];
-	safe = !stale && !mismatched && !truth.error;
 	vm->mig.points++;
 	evlog_begin(&vm->log, "migration_point", (int)vcpu->id, vcpu->generation);
 	evlog_str(&vm->log, "at", at);
 	evlog_bool(&vm->log, "safe", safe);
 	evlog_u64(&vm->log, "stale_pages", stale);
 	evlog_u64(&vm->log, "host_shared_guest_private",
-		  truth.pages[VIOL_HOST_SHARED_GUEST_PRIVATE]);
+		  truth->pages[VIOL_HOST_SHARED_GUEST_PRIVATE]);
 	evlog_u64(&vm->log, "host_private_guest_shared",
-		  truth.pages[VIOL_HOST_PRIVATE_GUEST_SHARED]);
+		  truth->pages[VIOL_HOST_PRIVATE_GUEST_SHARED]);
 	evlog_end(&vm->log);
 	if (!safe) {
 		if (!vm->mig.unsafe_points)
 			vm->mig.first_unsafe_seq = vm->log.seq;
 		vm->mig.unsafe_points++;
 	}
-	check_report_free(&reset);
-	check_report_free(&truth);
 }
 
 void check_migration_summary(struct vm *vm)
@@ -406,6 +395,8 @@ enum vcpu_action check_on_sync(struct vcpu *vcpu, const struct ucall *uc)
 	struct vm *vm = vcpu->vm;
 	uint64_t tag = uc->args[0], arg = uc->args[1], flags = uc->args[2];
 	uint32_t gen = (uint32_t)arg;
+	struct check_report reset, truth;
+	bool verify, point;
 
 	pthread_mutex_lock(&vm->lock);
 	if (tag == SYNC_BOOT) {
@@ -413,7 +404,14 @@ enum vcpu_action check_on_sync(struct vcpu *vcpu, const struct ucall *uc)
 		if (gen > vm->generation)
 			vm->generation = gen;
 	}
-	check_migration_point(vm, vcpu, sync_tag_name(tag));
+	/* BOOT: the strategy claims a clean bitmap before the new kernel shares. */
+	verify = vm->opts.check && vm->opts.sev &&
+		 (tag == SYNC_READY || (tag == SYNC_BOOT && (flags & SYNC_BOOT_EXPECT_CLEAN)));
+	point = vm->opts.check && vm->opts.sev && vm->mig.ready;
+	if (verify || point)
+		evaluate(vm, vcpu, vcpu->generation, tag == SYNC_READY || point, &reset, &truth);
+	if (point)
+		log_migration_point(vm, vcpu, sync_tag_name(tag), &reset, &truth);
 	evlog_begin(&vm->log, "sync", (int)vcpu->id, vcpu->generation);
 	evlog_str(&vm->log, "tag", sync_tag_name(tag));
 	evlog_u64(&vm->log, "arg", arg);
@@ -422,12 +420,14 @@ enum vcpu_action check_on_sync(struct vcpu *vcpu, const struct ucall *uc)
 	if (tag != SYNC_BENCH)
 		log_runs(vm);
 	evlog_end(&vm->log);
-	if (vm->opts.check && vm->opts.sev) {
-		/* BOOT: the strategy claims a clean bitmap before the new kernel shares. */
-		if (tag == SYNC_BOOT && (flags & SYNC_BOOT_EXPECT_CLEAN))
-			run_checks(vm, vcpu, gen, true, false);
+	if (verify) {
+		report(vm, vcpu, "reset", vcpu->generation, &reset);
 		if (tag == SYNC_READY)
-			run_checks(vm, vcpu, vcpu->generation, true, true);
+			report(vm, vcpu, "truth", vcpu->generation, &truth);
+	}
+	if (verify || point) {
+		check_report_free(&reset);
+		check_report_free(&truth);
 	}
 	pthread_mutex_unlock(&vm->lock);
 	return ACT_CONTINUE;

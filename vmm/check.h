@@ -57,13 +57,6 @@ int check_truth(const struct encmap *m, const struct guest_mem *mem, uint64_t cr
 enum vcpu_action check_on_sync(struct vcpu *vcpu, const struct ucall *uc);
 /* Log a bitmap snapshot event (lock held). */
 void check_snapshot_locked(struct vm *vm, struct vcpu *vcpu, const char *why);
-/*
- * Lock held. If the VM is migratable now, would a migration started here
- * copy a page with the wrong protection? Runs both checks silently, logs a
- * "migration_point" event and counts unsafe points (they do not fail the
- * run: the per-strategy trade-off is what the experiment shows).
- */
-void check_migration_point(struct vm *vm, struct vcpu *vcpu, const char *at);
 /* Lock held: log the "migration" summary at exit. */
 void check_migration_summary(struct vm *vm);
 /* Print the final runs (--dump-bitmap). */

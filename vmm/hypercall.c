@@ -107,7 +107,7 @@ int64_t hypercall_handle(struct vcpu *vcpu, const struct hc_call *call)
 	uint64_t gpa = call->args[0], npages = call->args[1], attrs = call->args[2];
 	uint32_t gen = vcpu->generation;
 	bool enc = attrs & KVM_MAP_GPA_RANGE_ENCRYPTED;
-	uint64_t seq, t0 = now_ns();
+	uint64_t seq;
 	int64_t ret;
 
 	pthread_mutex_lock(&vm->lock);
@@ -157,7 +157,6 @@ int64_t hypercall_handle(struct vcpu *vcpu, const struct hc_call *call)
 		evlog_i64(&vm->log, "ret", ret);
 	}
 	evlog_end(&vm->log);
-	vm->hypercall_ns += now_ns() - t0;
 	pthread_mutex_unlock(&vm->lock);
 	return ret;
 }

@@ -44,8 +44,8 @@ int vcpu_create(struct vm *vm, unsigned id)
 		fprintf(stderr, "mini-vmm: vCPU %u: kvm_pvm native-mode MSR refused\n", id);
 		return -EIO;
 	}
-	if (vm->sys.has_sync_regs)
-		vcpu->run->kvm_valid_regs = KVM_SYNC_X86_REGS;
+	/* Required by vm_create(): every exit handler reads the sync regs. */
+	vcpu->run->kvm_valid_regs = KVM_SYNC_X86_REGS;
 	return 0;
 }
 
@@ -144,8 +144,6 @@ enum vcpu_action vcpu_handle_io(struct vcpu *vcpu)
 		return ACT_CONTINUE;
 	}
 	case MINIVMM_PORT_UCALL:
-		if (!vm->sys.has_sync_regs)
-			break;
 		return ucall_handle(vcpu, run->s.regs.regs.rdi);
 	case MINIVMM_PORT_HYPERCALL: {
 		struct kvm_regs *regs = &run->s.regs.regs;
@@ -155,8 +153,6 @@ enum vcpu_action vcpu_handle_io(struct vcpu *vcpu)
 			.transport = HC_TRANSPORT_PORT,
 		};
 
-		if (!vm->sys.has_sync_regs)
-			break;
 		regs->rax = (uint64_t)hypercall_handle(vcpu, &call);
 		run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
 		return vm->stopping ? ACT_STOP : ACT_CONTINUE;
@@ -188,7 +184,7 @@ enum vcpu_action vcpu_handle_exit(struct vcpu *vcpu)
 			.args = {run->hypercall.args[0], run->hypercall.args[1],
 				 run->hypercall.args[2],
 				 /* KVM passes a0..a2 only; RSI (a3) from the sync regs */
-				 vm->sys.has_sync_regs ? run->s.regs.regs.rsi : 0},
+				 run->s.regs.regs.rsi},
 			.transport = vm->transport,
 		};
 
@@ -212,7 +208,7 @@ enum vcpu_action vcpu_handle_exit(struct vcpu *vcpu)
 	case KVM_EXIT_HLT:
 		vm_stop(vm, EXIT_GUEST_CRASH,
 			"vCPU %u halted (hlt at rip %#llx) without reporting DONE", vcpu->id,
-			vm->sys.has_sync_regs ? run->s.regs.regs.rip : 0ull);
+			run->s.regs.regs.rip);
 		return ACT_STOP;
 	case KVM_EXIT_SHUTDOWN:
 		return ACT_SHUTDOWN;
@@ -231,7 +227,7 @@ enum vcpu_action vcpu_handle_exit(struct vcpu *vcpu)
 		vm_stop(vm, EXIT_GUEST_CRASH,
 			"vCPU %u: KVM_EXIT_INTERNAL_ERROR, suberror %u%s (rip %#llx)", vcpu->id,
 			run->internal.suberror, extra,
-			vm->sys.has_sync_regs ? run->s.regs.regs.rip : 0ull);
+			run->s.regs.regs.rip);
 		return ACT_STOP;
 	}
 	case KVM_EXIT_SYSTEM_EVENT:
@@ -249,7 +245,7 @@ static void report_shutdown(struct vcpu *vcpu)
 {
 	struct kvm_vcpu_events ev;
 	char buf[160] = "no exception recorded";
-	uint64_t rip = vcpu->vm->sys.has_sync_regs ? vcpu->run->s.regs.regs.rip : 0;
+	uint64_t rip = vcpu->run->s.regs.regs.rip;
 
 	/* docs/PVM.md: no exception delivery natively; the last vector is here. */
 	if (kvm_ioctl_raw(vcpu->fd, KVM_GET_VCPU_EVENTS, &ev) == 0 &&
@@ -271,12 +267,12 @@ static void report_shutdown(struct vcpu *vcpu)
 static bool spinning_on_hypercall(struct vcpu *vcpu)
 {
 	struct vm *vm = vcpu->vm;
-	uint64_t rip = vm->sys.has_sync_regs ? vcpu->run->s.regs.regs.rip : 0;
+	uint64_t rip = vcpu->run->s.regs.regs.rip;
 	struct kvm_sregs sregs;
 	uint64_t gpa;
 	const uint8_t *insn;
 
-	if (!vm->sys.has_sync_regs || kvm_ioctl_raw(vcpu->fd, KVM_GET_SREGS, &sregs) < 0)
+	if (kvm_ioctl_raw(vcpu->fd, KVM_GET_SREGS, &sregs) < 0)
 		return false;
 	if (x86_gva_to_gpa(&vm->mem, sregs.cr3, rip, &gpa) < 0)
 		return false;

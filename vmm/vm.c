@@ -675,7 +675,6 @@ int vm_run(struct vm *vm)
 	evlog_str(&vm->log, "reason", vm->exit_reason);
 	evlog_u64(&vm->log, "hypercalls", vm->hypercalls);
 	evlog_u64(&vm->log, "hypercall_errors", vm->hypercall_errors);
-	evlog_u64(&vm->log, "hypercall_handler_ns", vm->hypercall_ns);
 	evlog_u64(&vm->log, "checks_run", vm->checks_run);
 	evlog_u64(&vm->log, "checks_failed", vm->checks_failed);
 	evlog_u64(&vm->log, "first_run_ns", vm->t_first_run_ns - vm->t_start_ns);

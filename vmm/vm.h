@@ -175,7 +175,6 @@ struct vm {
 	struct migration_state mig;
 	uint64_t hypercalls;
 	uint64_t hypercall_errors;
-	uint64_t hypercall_ns; /* time spent in the handler (bench) */
 	uint64_t checks_run;
 	uint64_t checks_failed;
 
