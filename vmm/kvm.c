@@ -144,17 +144,23 @@ const char *kvm_exit_reason_name(uint32_t reason)
 	return "UNKNOWN_REASON";
 }
 
-int kvm_read_stat(int fd, const char *name, uint64_t *value)
+/*
+ * Call fn(name, value, ctx) for every single-valued statistic of a VM or
+ * vCPU fd (KVM_GET_STATS_FD, api.rst 4.133) until fn returns non-zero.
+ * Returns fn's value, 0, or -errno.
+ */
+static int kvm_stats_foreach(int fd, int (*fn)(const char *name, uint64_t value, void *ctx),
+			     void *ctx)
 {
 	struct kvm_stats_header h;
 	size_t desc_size;
 	char *descs = NULL;
-	int sfd = ioctl(fd, KVM_GET_STATS_FD, NULL), r = -ENOENT;
+	int sfd = ioctl(fd, KVM_GET_STATS_FD, NULL), r = 0;
 
 	if (sfd < 0)
 		return -errno;
 	if (pread(sfd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) || h.num_desc > 4096 ||
-	    h.name_size > 4096) {
+	    h.name_size == 0 || h.name_size > 4096) {
 		r = -EIO;
 		goto out;
 	}
@@ -169,16 +175,18 @@ int kvm_read_stat(int fd, const char *name, uint64_t *value)
 		r = -EIO;
 		goto out;
 	}
-	for (uint32_t i = 0; i < h.num_desc; i++) {
+	for (uint32_t i = 0; i < h.num_desc && !r; i++) {
 		struct kvm_stats_desc *d = (void *)(descs + i * desc_size);
+		uint64_t v;
 
-		if (strncmp(d->name, name, h.name_size) != 0)
+		if (d->size != 1)
 			continue;
-		r = pread(sfd, value, sizeof(*value), h.data_offset + d->offset) ==
-				    (ssize_t)sizeof(*value)
-			    ? 0
-			    : -EIO;
-		break;
+		if (pread(sfd, &v, sizeof(v), h.data_offset + d->offset) != (ssize_t)sizeof(v)) {
+			r = -EIO;
+			break;
+		}
+		d->name[h.name_size - 1] = '\0';
+		r = fn(d->name, v, ctx);
 	}
 out:
 	free(descs);
@@ -186,34 +194,46 @@ out:
 	return r;
 }
 
+struct stat_lookup {
+	const char *name;
+	uint64_t *value;
+};
+
+static int stat_match(const char *name, uint64_t value, void *ctx)
+{
+	struct stat_lookup *l = ctx;
+
+	if (strcmp(name, l->name))
+		return 0;
+	*l->value = value;
+	return 1;
+}
+
+int kvm_read_stat(int fd, const char *name, uint64_t *value)
+{
+	struct stat_lookup l = {name, value};
+	int r = kvm_stats_foreach(fd, stat_match, &l);
+
+	return r == 1 ? 0 : r < 0 ? r : -ENOENT;
+}
+
+struct stat_dump {
+	const char *prefix;
+	FILE *f;
+};
+
+static int stat_print(const char *name, uint64_t value, void *ctx)
+{
+	struct stat_dump *d = ctx;
+
+	if (value)
+		fprintf(d->f, "%s%s %llu\n", d->prefix, name, (unsigned long long)value);
+	return 0;
+}
+
 void kvm_dump_stats(int fd, const char *prefix, FILE *f)
 {
-	struct kvm_stats_header h;
-	size_t desc_size;
-	char *descs = NULL;
-	int sfd = ioctl(fd, KVM_GET_STATS_FD, NULL);
+	struct stat_dump d = {prefix, f};
 
-	if (sfd < 0)
-		return;
-	if (pread(sfd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) || h.num_desc > 4096 ||
-	    h.name_size > 4096)
-		goto out;
-	desc_size = sizeof(struct kvm_stats_desc) + h.name_size;
-	descs = malloc(desc_size * h.num_desc);
-	if (!descs || pread(sfd, descs, desc_size * h.num_desc, h.desc_offset) !=
-			      (ssize_t)(desc_size * h.num_desc))
-		goto out;
-	for (uint32_t i = 0; i < h.num_desc; i++) {
-		struct kvm_stats_desc *d = (void *)(descs + i * desc_size);
-		uint64_t v;
-
-		if (d->size != 1 ||
-		    pread(sfd, &v, sizeof(v), h.data_offset + d->offset) != sizeof(v) || !v)
-			continue;
-		fprintf(f, "%s%.*s %llu\n", prefix, (int)h.name_size, d->name,
-			(unsigned long long)v);
-	}
-out:
-	free(descs);
-	close(sfd);
+	kvm_stats_foreach(fd, stat_print, &d);
 }

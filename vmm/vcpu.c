@@ -226,8 +226,7 @@ enum vcpu_action vcpu_handle_exit(struct vcpu *vcpu)
 				 (unsigned long long)run->internal.data[0]);
 		vm_stop(vm, EXIT_GUEST_CRASH,
 			"vCPU %u: KVM_EXIT_INTERNAL_ERROR, suberror %u%s (rip %#llx)", vcpu->id,
-			run->internal.suberror, extra,
-			run->s.regs.regs.rip);
+			run->internal.suberror, extra, run->s.regs.regs.rip);
 		return ACT_STOP;
 	}
 	case KVM_EXIT_SYSTEM_EVENT:
