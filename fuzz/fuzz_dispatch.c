@@ -34,6 +34,7 @@
 #include "util.h"
 #include "vcpu.h"
 #include "vm.h"
+#include "fuzz_input.h"
 
 #define RUN_SIZE       (3 * 4096)
 #define IO_DATA_OFFSET 4096	   /* KVM_PIO_PAGE_OFFSET * PAGE_SIZE on x86 */
@@ -43,55 +44,6 @@
 #define MAX_EXITS      16
 #define MAX_BLOBS      4
 #define NR_VCPUS_MAX   4
-
-/* ---- input reader: zeros once the input is used up ---- */
-
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static void take(struct input *in, void *out, size_t len)
-{
-	size_t k = len < in->n ? len : in->n;
-
-	memcpy(out, in->p, k);
-	memset((uint8_t *)out + k, 0, len - k);
-	in->p += k;
-	in->n -= k;
-}
-
-static uint8_t u8(struct input *in)
-{
-	uint8_t v;
-
-	take(in, &v, sizeof(v));
-	return v;
-}
-
-static uint16_t u16(struct input *in)
-{
-	uint16_t v;
-
-	take(in, &v, sizeof(v));
-	return v;
-}
-
-static uint32_t u32(struct input *in)
-{
-	uint32_t v;
-
-	take(in, &v, sizeof(v));
-	return v;
-}
-
-static uint64_t u64(struct input *in)
-{
-	uint64_t v;
-
-	take(in, &v, sizeof(v));
-	return v;
-}
 
 /* ---- the VM, created once ---- */
 

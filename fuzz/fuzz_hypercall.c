@@ -22,47 +22,9 @@
 #include "hypercall.h"
 #include "memory.h"
 #include "util.h"
+#include "fuzz_input.h"
 
 #define MAX_OPS 64
-
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static void take(struct input *in, void *out, size_t len)
-{
-	size_t k = len < in->n ? len : in->n;
-
-	memcpy(out, in->p, k);
-	memset((uint8_t *)out + k, 0, len - k);
-	in->p += k;
-	in->n -= k;
-}
-
-static uint8_t u8(struct input *in)
-{
-	uint8_t v;
-
-	take(in, &v, sizeof(v));
-	return v;
-}
-
-static uint32_t u32(struct input *in)
-{
-	uint32_t v;
-
-	take(in, &v, sizeof(v));
-	return v;
-}
-
-static uint64_t u64(struct input *in)
-{
-	uint64_t v;
-
-	take(in, &v, sizeof(v));
-	return v;
-}
 
 /*
  * The model: one byte per page (1 = shared) and each shared page's

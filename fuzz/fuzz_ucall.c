@@ -24,45 +24,7 @@
 #include "memory.h"
 #include "ucall.h"
 #include "util.h"
-
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static void take(struct input *in, void *out, size_t len)
-{
-	size_t k = len < in->n ? len : in->n;
-
-	memcpy(out, in->p, k);
-	memset((uint8_t *)out + k, 0, len - k);
-	in->p += k;
-	in->n -= k;
-}
-
-static uint8_t u8(struct input *in)
-{
-	uint8_t v;
-
-	take(in, &v, sizeof(v));
-	return v;
-}
-
-static uint16_t u16(struct input *in)
-{
-	uint16_t v;
-
-	take(in, &v, sizeof(v));
-	return v;
-}
-
-static uint64_t u64(struct input *in)
-{
-	uint64_t v;
-
-	take(in, &v, sizeof(v));
-	return v;
-}
+#include "fuzz_input.h"
 
 static struct guest_mem mems[2];
 
