@@ -11,10 +11,13 @@
 #include "minivmm/abi.h"
 #include "minivmm/pvh.h"
 
-#define PAGE_SIZE      4096ull
-#define SZ_2M	       (1ull << 21)
-#define SZ_1G	       (1ull << 30)
-#define MAX_CPUS       16
+#define PAGE_SIZE 4096ull
+#define SZ_2M	  (1ull << 21)
+#define SZ_1G	  (1ull << 30)
+#define MAX_CPUS  16
+/* AP n runs on [AP_STACKS_GPA + n * AP_STACK_SIZE, + AP_STACK_SIZE). */
+#define AP_STACKS_GPA  0x10000ull
+#define AP_STACK_SIZE  0x8000ull
 #define ALIGN_UP(x, a) (((x) + (a)-1) & ~((uint64_t)(a)-1))
 
 /* ---- lib.c ---- */
@@ -84,6 +87,20 @@ static inline void write_cr3(uint64_t v)
 static inline void invlpg(uint64_t va)
 {
 	__asm__ volatile("invlpg (%0)" : : "r"(va) : "memory");
+}
+/*
+ * This CPU's number, from its stack pointer: the boot CPU runs on its own
+ * stack, AP n on the n-th AP stack. The way 32-bit x86 Linux found
+ * current_thread_info() (masking ESP) before per-CPU segments: no segment
+ * base or TSC_AUX to trust on a hypervisor that may not virtualize them.
+ */
+static inline uint32_t this_cpu(void)
+{
+	uint64_t sp = (uint64_t)__builtin_frame_address(0);
+
+	if (sp > AP_STACKS_GPA + AP_STACK_SIZE && sp <= AP_STACKS_GPA + MAX_CPUS * AP_STACK_SIZE)
+		return (uint32_t)((sp - 1 - AP_STACKS_GPA) / AP_STACK_SIZE);
+	return 0;
 }
 static inline void cpu_relax(void)
 {

@@ -7,8 +7,6 @@
 
 #define HANDOVER_GPA   0x1000ull
 #define TRAMPOLINE_GPA 0x2000ull
-#define AP_STACKS_GPA  0x10000ull
-#define AP_STACK_SIZE  0x8000ull
 #define HANDOVER_MAGIC 0x4b455845u /* "EXEK" */
 #define KEXEC_MAX_SEGS 8
 

@@ -75,6 +75,13 @@ void mm_init(void)
 				 ? cbit_mask
 				 : 0);
 	}
+	/*
+	 * What the firmware shared (its window and the ucall pages, our
+	 * GHCBs) is mapped C=0, as Linux maps the GHCB decrypted.
+	 */
+	if (cbit_mask && boot.params && boot.params->fw_shared_size)
+		set_cbit_range(boot.params->fw_shared_gpa, boot.params->fw_shared_size / PAGE_SIZE,
+			       false);
 	write_cr3(pml4_gpa);
 }
 

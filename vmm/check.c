@@ -93,7 +93,7 @@ int check_reset(const struct encmap *m, const struct guest_mem *mem, uint32_t ge
 {
 	struct encmap_prov_run pr;
 	uint64_t from = 0, fw_s = MEM_FW_SHARED_GPA >> PAGE_SHIFT;
-	uint64_t fw_e = (MEM_FW_SHARED_GPA + MEM_FW_SHARED_SIZE) >> PAGE_SHIFT, fw_ok = 0;
+	uint64_t fw_e = mem->fw_shared_end >> PAGE_SHIFT, fw_ok = 0;
 	int r;
 
 	while (encmap_next_prov_run(m, from, &pr)) {
@@ -117,7 +117,7 @@ int check_reset(const struct encmap *m, const struct guest_mem *mem, uint32_t ge
 		if (r)
 			return r;
 	}
-	/* Firmware pages: all of the window, shared by the firmware. */
+	/* Firmware pages: the window and the ucall pages, shared by the firmware. */
 	if (fw_ok != fw_e - fw_s) {
 		for (uint64_t p = fw_s; p < fw_e; p++) {
 			struct encmap_prov prov;

@@ -58,8 +58,9 @@ void vm_stop(struct vm *vm, int status, const char *fmt, ...)
 
 static uint64_t vmm_region_size(const struct vm *vm, uint64_t top)
 {
-	uint64_t sz = 3 * PAGE_SIZE;		   /* start info+GDT+params, cmdline, probe */
-	sz += (x86_pt_pages(top) + 1) * PAGE_SIZE; /* +1: PML4 on an odd frame */
+	uint64_t sz = 3 * PAGE_SIZE; /* start info+GDT+params, cmdline, probe */
+	/* +1: PML4 on an odd frame; +1: the 4 KiB table of the shared block */
+	sz += (x86_pt_pages(top) + 2) * PAGE_SIZE;
 	sz += ALIGN_UP(vm->elf_size, PAGE_SIZE);
 	sz += ALIGN_UP(vm->script_size, PAGE_SIZE);
 	return ALIGN_UP(sz, 64 * 1024);
@@ -84,6 +85,8 @@ static void layout_region(struct vm *vm)
 		p += PAGE_SIZE;
 	l->pml4 = p;
 	p += x86_pt_pages(vm->mem.top) * PAGE_SIZE;
+	l->fw_pt = p;
+	p += PAGE_SIZE;
 	l->mod_kernel = p;
 	p += ALIGN_UP(vm->elf_size, PAGE_SIZE);
 	l->mod_script = p;
@@ -139,9 +142,10 @@ static int write_boot_info(struct vm *vm)
 		.nr_cpus = vm->nr_vcpus,
 		.cbit = vm->opts.sev ? vm->opts.cbit : 0,
 		.fw_shared_gpa = MEM_FW_SHARED_GPA,
-		.fw_shared_size = MEM_FW_SHARED_SIZE,
+		.fw_shared_size = mem->fw_shared_end - MEM_FW_SHARED_GPA,
 		.vmm_region_gpa = mem->vmm_gpa,
 		.vmm_region_size = mem->vmm_size,
+		.ucall_gpa = MEM_UCALL_GPA,
 	};
 	mods[nmods++] =
 		(struct hvm_modlist_entry){l->params, sizeof(*params), names + name_params, 0};
@@ -504,6 +508,15 @@ int vm_create(struct vm *vm, const struct vm_opts *opts)
 		return EXIT_USAGE;
 	}
 	vm->nr_vcpus = opts->nr_cpus;
+	if (mem_set_ucall_pages(&vm->mem, vm->nr_vcpus) < 0) {
+		fprintf(stderr, "mini-vmm: --cpus %u: at most %llu ucall pages\n", opts->nr_cpus,
+			(unsigned long long)MEM_UCALL_MAX);
+		return EXIT_USAGE;
+	}
+	vm->hostmem = (struct hostmem){
+		.mem = &vm->mem,
+		.cbit_mask = opts->sev ? 1ull << opts->cbit : 0,
+	};
 	r = mem_alloc(&vm->mem);
 	if (r < 0) {
 		fprintf(stderr, "mini-vmm: cannot map %" PRIu64 " bytes of guest RAM: %s\n",
@@ -541,6 +554,9 @@ int vm_create(struct vm *vm, const struct vm_opts *opts)
 			return EXIT_USAGE;
 	}
 	if (x86_build_identity_map(&vm->mem, vm->layout.pml4, vm->mem.top) < 0 ||
+	    (opts->sev && x86_identity_map_encrypt(&vm->mem, vm->layout.pml4, vm->mem.top,
+						   1ull << opts->cbit, MEM_FW_SHARED_GPA,
+						   vm->mem.fw_shared_end, vm->layout.fw_pt) < 0) ||
 	    write_boot_info(vm) < 0) {
 		fprintf(stderr, "mini-vmm: VMM region does not fit\n");
 		return EXIT_USAGE;
@@ -574,11 +590,14 @@ int vm_create(struct vm *vm, const struct vm_opts *opts)
 		return EXIT_USAGE;
 	}
 	if (opts->sev) {
-		/* As OVMF would: the firmware window is shared from the start. */
+		/*
+		 * As OVMF would: the firmware window and the ucall pages (our
+		 * GHCBs) are shared from the start.
+		 */
 		struct encmap_prov fw = {ENCMAP_VCPU_FIRMWARE, 0, 0};
 
 		encmap_set_shared(&vm->encmap, MEM_FW_SHARED_GPA >> PAGE_SHIFT,
-				  MEM_FW_SHARED_SIZE >> PAGE_SHIFT, &fw);
+				  (vm->mem.fw_shared_end - MEM_FW_SHARED_GPA) >> PAGE_SHIFT, &fw);
 	}
 	if (evlog_open(&vm->log, opts->log_path) < 0) {
 		fprintf(stderr, "mini-vmm: cannot open log %s: %s\n", opts->log_path,

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "encmap.h"
+#include "hostmem.h"
 #include "kvm.h"
 #include "loader.h"
 #include "log.h"
@@ -92,6 +93,7 @@ struct vm_layout {
 	uint64_t cmdline;
 	uint64_t probe_code;
 	uint64_t pml4;
+	uint64_t fw_pt; /* 4 KiB table of the 2 MiB block the firmware shares in */
 	uint64_t mod_kernel;
 	uint64_t mod_script;
 	uint64_t script_size;
@@ -170,6 +172,7 @@ struct vm {
 
 	/* Protected by lock. */
 	struct encmap encmap;
+	struct hostmem hostmem; /* the host view of guest memory */
 	struct evlog log;
 	uint32_t generation;	/* newest boot generation (SYNC BOOT) */
 	uint32_t hc_generation; /* newest generation in hypercalls (--gen-filter) */

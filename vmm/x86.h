@@ -56,6 +56,16 @@ uint64_t x86_pt_pages(uint64_t top);
  */
 int x86_build_identity_map(struct guest_mem *mem, uint64_t pml4_gpa, uint64_t top);
 
+/*
+ * Under SEV, as OVMF does: the identity map built at pml4_gpa gets the
+ * C-bit on every mapping but [shared_start, shared_end), which must lie in
+ * one 2 MiB block; that block is remapped with 4 KiB pages by the page
+ * table at pt_gpa. 0, -EINVAL or -EFAULT.
+ */
+int x86_identity_map_encrypt(struct guest_mem *mem, uint64_t pml4_gpa, uint64_t top,
+			     uint64_t cbit_mask, uint64_t shared_start, uint64_t shared_end,
+			     uint64_t pt_gpa);
+
 /* Long-mode sregs: CR0/CR4/EFER as docs/PVM.md, flat 64-bit segments. */
 void x86_long_mode_sregs(struct kvm_sregs *sregs, uint64_t cr3, uint64_t gdt_gpa);
 
@@ -103,3 +113,6 @@ int x86_walk_page_tables(const struct guest_mem *mem, uint64_t cr3, uint64_t max
 			 int (*fn)(const struct pt_leaf *leaf, void *ctx), void *ctx);
 /* Translate one virtual address. 0, -ENOENT (not mapped) or -EFAULT. */
 int x86_gva_to_gpa(const struct guest_mem *mem, uint64_t cr3, uint64_t gva, uint64_t *gpa);
+/* The same, also giving the leaf entry (its software bits: the C-bit). */
+int x86_gva_leaf(const struct guest_mem *mem, uint64_t cr3, uint64_t gva, uint64_t *gpa,
+		 uint64_t *leaf);

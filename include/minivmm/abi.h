@@ -65,13 +65,27 @@ struct ucall {
 _Static_assert(sizeof(struct ucall) == 56, "struct ucall size");
 _Static_assert(offsetof(struct ucall, args) == 8, "struct ucall args");
 
-/* Strings passed by ucall (ABORT, PRINT) are cut at this many bytes. */
+/* Strings passed by ucall (ABORT) are cut at this many bytes. */
 #define UCALL_STR_MAX 256u
+/* A PRINT ucall passes at most this many bytes. */
+#define UCALL_PRINT_MAX 2048u
+
+/*
+ * Each vCPU has a ucall page (params.ucall_gpa + cpu * 4 KiB) that the
+ * firmware shares before boot and the guest maps with C=0, as the GHCB on
+ * real SEV: under --sev the host reads only shared pages in plaintext. The
+ * struct ucall sits at offset 0, the strings and buffers it passes from
+ * MINIVMM_UCALL_DATA on.
+ */
+#define MINIVMM_UCALL_DATA 64u
+_Static_assert(MINIVMM_UCALL_DATA + 2 * UCALL_STR_MAX <= 4096 &&
+		       MINIVMM_UCALL_DATA + UCALL_PRINT_MAX <= 4096,
+	       "ucall page layout");
 
 /* ---- Boot parameters (a start-info module named "minivmm-params") ---- */
 
 #define MINIVMM_PARAMS_MAGIC   0x4d564d4eu /* "NMVM" */
-#define MINIVMM_PARAMS_VERSION 1u
+#define MINIVMM_PARAMS_VERSION 2u
 
 enum minivmm_transport {
 	HC_TRANSPORT_NONE = 0,	  /* no hypercall available */
@@ -96,12 +110,13 @@ struct minivmm_params {
 	uint32_t transport;	/* enum minivmm_transport */
 	uint32_t nr_cpus;	/* vCPUs created by the VMM */
 	uint32_t cbit;		/* emulated C-bit position (0 without SEV) */
-	uint64_t fw_shared_gpa; /* firmware region the VMM marked shared */
+	uint64_t fw_shared_gpa; /* pages the firmware shared (window + ucall pages) */
 	uint64_t fw_shared_size;
 	uint64_t vmm_region_gpa; /* VMM-owned reserved region */
 	uint64_t vmm_region_size;
+	uint64_t ucall_gpa; /* ucall page of vCPU 0; one page per vCPU follows */
 };
-_Static_assert(sizeof(struct minivmm_params) == 56, "minivmm_params size");
+_Static_assert(sizeof(struct minivmm_params) == 64, "minivmm_params size");
 
 /*
  * ---- Firmware CPUID table (a start-info module named "minivmm-cpuid") ----
