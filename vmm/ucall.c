@@ -191,7 +191,7 @@ enum vcpu_action ucall_handle(struct vcpu *vcpu, uint64_t gpa)
 				uc.args[0]);
 			return ACT_STOP;
 		}
-		fwrite(s, 1, len, vm->log.f == stdout ? stderr : stdout);
+		fwrite(s, 1, len, vm_console(vm));
 		return ACT_CONTINUE;
 	}
 	default:
