@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* Start info (Xen PVH layout) and mini-vmm boot parameters; the command line is cmdline.c. */
+/* Start info (Xen PVH layout), mini-vmm boot parameters, firmware CPUID table. */
 #include "guest.h"
 
 struct boot boot;
@@ -44,6 +44,13 @@ void boot_parse(uint64_t start_info)
 	if (!boot.kernel && boot.si->nr_modules)
 		boot.kernel = (const void *)boot.si->modlist_paddr;
 	boot.script = find_module(MINIVMM_MOD_SCRIPT);
+	p = find_module(MINIVMM_MOD_CPUID);
+	if (p && p->size >= sizeof(struct minivmm_cpuid_table)) {
+		const struct minivmm_cpuid_table *t = (const void *)p->paddr;
+
+		if (t->magic == MINIVMM_CPUID_MAGIC && t->count <= MINIVMM_CPUID_MAX)
+			boot.cpuid = t;
+	}
 	boot.nr_cpus = boot.params ? boot.params->nr_cpus : 1;
 	if (boot.nr_cpus > MAX_CPUS)
 		boot.nr_cpus = MAX_CPUS;
@@ -51,6 +58,22 @@ void boot_parse(uint64_t start_info)
 	for (uint32_t i = 0; i < boot.si->memmap_entries; i++)
 		if (mm[i].type == E820_TYPE_RAM && mm[i].addr + mm[i].size > boot.ram_top)
 			boot.ram_top = mm[i].addr + mm[i].size;
+}
+
+void fw_cpuid(uint32_t leaf, uint32_t sub, uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d)
+{
+	for (uint32_t i = 0; boot.cpuid && i < boot.cpuid->count; i++) {
+		const struct minivmm_cpuid_fn *f = &boot.cpuid->fn[i];
+
+		if (f->eax_in == leaf && f->ecx_in == sub) {
+			*a = f->eax;
+			*b = f->ebx;
+			*c = f->ecx;
+			*d = f->edx;
+			return;
+		}
+	}
+	cpuid(leaf, sub, a, b, c, d);
 }
 
 void boot_print(void)

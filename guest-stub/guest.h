@@ -97,13 +97,19 @@ struct boot {
 	const struct minivmm_params *params;	/* NULL when not booted by mini-vmm */
 	const struct hvm_modlist_entry *kernel; /* module 0: our own ELF */
 	const struct hvm_modlist_entry *script;
-	uint64_t ram_top; /* highest RAM address + 1 */
+	const struct minivmm_cpuid_table *cpuid; /* firmware CPUID table, or NULL */
+	uint64_t ram_top;			 /* highest RAM address + 1 */
 	uint32_t generation;
 	uint32_t nr_cpus;
 };
 extern struct boot boot;
 void boot_parse(uint64_t start_info);
 void boot_print(void);
+/*
+ * CPUID as the guest kernel sees it: the firmware table's leaf when it has
+ * one, else the instruction (arch/x86/kernel/sev-shared.c snp_cpuid()).
+ */
+void fw_cpuid(uint32_t leaf, uint32_t sub, uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d);
 bool is_ram(uint64_t gpa, uint64_t len);
 
 /* ---- cmdline.c ---- */

@@ -2,12 +2,31 @@
 /*
  * SEV detection as Linux's sme_enable() does it (CPUID 0x8000001F, then
  * MSR_AMD64_SEV), the KVM paravirt features (CPUID 0x40000000/1), and
- * KVM_HC_MAP_GPA_RANGE on the transport the VMM announced.
+ * KVM_HC_MAP_GPA_RANGE on the transport the VMM announced. CPUID leaves
+ * come from the firmware table where it has them (fw_cpuid).
  */
 #include "guest.h"
 
 bool sev_active;
 uint32_t hc_transport;
+
+/*
+ * The VMM's probe saw the instruction return the table's values: the table
+ * must then tell the guest nothing the hypervisor does not.
+ */
+static void cpuid_check_table(void)
+{
+	for (uint32_t i = 0; boot.cpuid && i < boot.cpuid->count; i++) {
+		const struct minivmm_cpuid_fn *f = &boot.cpuid->fn[i];
+		uint32_t a, b, c, d;
+
+		cpuid(f->eax_in, f->ecx_in, &a, &b, &c, &d);
+		GUEST_ASSERT_EQ(a, f->eax);
+		GUEST_ASSERT_EQ(b, f->ebx);
+		GUEST_ASSERT_EQ(c, f->ecx);
+		GUEST_ASSERT_EQ(d, f->edx);
+	}
+}
 
 void sev_detect(void)
 {
@@ -16,10 +35,12 @@ void sev_detect(void)
 
 	cbit_mask = 0;
 	sev_active = false;
-	cpuid(0x80000000, 0, &a, &b, &c, &d);
+	if (boot.params && (boot.params->flags & MINIVMM_FLAG_CPUID_AGREES))
+		cpuid_check_table();
+	fw_cpuid(0x80000000, 0, &a, &b, &c, &d);
 	if (a < CPUID_AMD_SEV)
 		return;
-	cpuid(CPUID_AMD_SEV, 0, &a, &b, &c, &d);
+	fw_cpuid(CPUID_AMD_SEV, 0, &a, &b, &c, &d);
 	if (!(a & (1u << 1)))
 		return;
 	if (!(rdmsr(MSR_AMD64_SEV) & MSR_AMD64_SEV_ENABLED))
@@ -27,13 +48,13 @@ void sev_detect(void)
 	cbit_mask = 1ull << (b & 0x3f);
 	sev_active = true;
 
-	cpuid(KVM_CPUID_SIGNATURE, 0, &a, &b, &c, &d);
+	fw_cpuid(KVM_CPUID_SIGNATURE, 0, &a, &b, &c, &d);
 	memcpy(sig, &b, 4);
 	memcpy(sig + 4, &c, 4);
 	memcpy(sig + 8, &d, 4);
 	sig[12] = 0;
 	GUEST_ASSERT(!memcmp(sig, "KVMKVMKVM", 9));
-	cpuid(KVM_CPUID_FEATURES, 0, &a, &b, &c, &d);
+	fw_cpuid(KVM_CPUID_FEATURES, 0, &a, &b, &c, &d);
 	GUEST_ASSERT(a & (1u << KVM_FEATURE_HC_MAP_GPA_RANGE));
 	GUEST_ASSERT(a & (1u << KVM_FEATURE_MIGRATION_CONTROL));
 	hc_transport = boot.params ? boot.params->transport : HC_TRANSPORT_VMMCALL;

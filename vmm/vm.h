@@ -89,6 +89,7 @@ struct vm_layout {
 	uint64_t memmap;
 	uint64_t gdt;
 	uint64_t params;
+	uint64_t cpuid_table;
 	uint64_t cmdline;
 	uint64_t probe_code;
 	uint64_t pml4;
@@ -155,6 +156,7 @@ struct vm {
 	uint64_t kvm_exits;	 /* vCPU statistic "exits" (in-kernel + userspace) */
 	uint64_t userspace_exits;
 	int64_t probe_hc_rax;
+	bool cpuid_agrees; /* the probe's CPUID saw the table KVM got */
 	enum minivmm_transport transport;
 	unsigned nr_vcpus;
 	struct vcpu vcpus[VM_MAX_VCPUS];

@@ -187,6 +187,29 @@ struct kvm_cpuid2 *x86_build_cpuid(int kvm_fd, const struct cpuid_opts *opts)
 	return c;
 }
 
+void x86_cpuid_fw_table(const struct kvm_cpuid2 *cpuid, struct minivmm_cpuid_table *t)
+{
+	static const uint32_t leaves[] = {KVM_CPUID_SIGNATURE, KVM_CPUID_FEATURES, 0x80000000u,
+					  CPUID_AMD_SEV};
+	_Static_assert(sizeof(leaves) / sizeof(leaves[0]) <= MINIVMM_CPUID_MAX, "cpuid table");
+
+	memset(t, 0, sizeof(*t));
+	t->magic = MINIVMM_CPUID_MAGIC;
+	for (unsigned i = 0; i < sizeof(leaves) / sizeof(leaves[0]); i++) {
+		const struct kvm_cpuid_entry2 *e =
+			cpuid_find((struct kvm_cpuid2 *)cpuid, leaves[i], 0);
+		struct minivmm_cpuid_fn *f = &t->fn[t->count++];
+
+		f->eax_in = leaves[i];
+		if (e) {
+			f->eax = e->eax;
+			f->ebx = e->ebx;
+			f->ecx = e->ecx;
+			f->edx = e->edx;
+		}
+	}
+}
+
 int x86_set_msr(int vcpu_fd, uint32_t index, uint64_t value)
 {
 	/* struct kvm_msrs ends in a flexible array: one entry after it. */

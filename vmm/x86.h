@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "memory.h"
+#include "minivmm/abi.h"
 
 #define X86_CR0_PE	   (1ull << 0)
 #define X86_CR0_MP	   (1ull << 1)
@@ -71,6 +72,11 @@ struct cpuid_opts {
 struct kvm_cpuid2 *x86_build_cpuid(int kvm_fd, const struct cpuid_opts *opts);
 /* CPU vendor from the supported CPUID: true for AMD/Hygon. */
 bool x86_cpuid_is_amd(const struct kvm_cpuid2 *cpuid);
+/*
+ * The firmware CPUID table the guest reads (minivmm/abi.h): the leaves that
+ * x86_build_cpuid defines, copied from the table KVM gets.
+ */
+void x86_cpuid_fw_table(const struct kvm_cpuid2 *cpuid, struct minivmm_cpuid_table *t);
 
 /* Set one MSR through KVM_SET_MSRS. 1 if KVM took it, 0 if refused, -errno. */
 int x86_set_msr(int vcpu_fd, uint32_t index, uint64_t value);

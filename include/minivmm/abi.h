@@ -82,6 +82,12 @@ enum minivmm_transport {
 
 #define MINIVMM_FLAG_SEV    (1u << 0) /* emulated SEV platform */
 #define MINIVMM_FLAG_SERIAL (1u << 1) /* serial schedule: wait loops yield */
+/*
+ * The start-up probe found that the CPUID instruction returns what the
+ * firmware CPUID table says for every leaf the table has: the guest then
+ * checks that they agree.
+ */
+#define MINIVMM_FLAG_CPUID_AGREES (1u << 2)
 
 struct minivmm_params {
 	uint32_t magic;
@@ -97,9 +103,38 @@ struct minivmm_params {
 };
 _Static_assert(sizeof(struct minivmm_params) == 56, "minivmm_params size");
 
+/*
+ * ---- Firmware CPUID table (a start-info module named "minivmm-cpuid") ----
+ *
+ * The leaves the VMM defines (KVM signature and features, the SEV leaf and
+ * the extended maximum), exactly as it gives them to KVM_SET_CPUID2. The
+ * guest reads a leaf here first and executes CPUID only for the others, as
+ * an SEV-SNP guest does with the firmware's CPUID page
+ * (arch/x86/kernel/sev-shared.c snp_cpuid()). Needed because some kvm_pvm
+ * hosts do not virtualize CPUID at all: the instruction then returns the
+ * outer host's values (docs/pvm-notes.md).
+ */
+#define MINIVMM_CPUID_MAGIC 0x44495043u /* "CPID" */
+#define MINIVMM_CPUID_MAX   8u
+
+struct minivmm_cpuid_fn {
+	uint32_t eax_in; /* leaf */
+	uint32_t ecx_in; /* subleaf */
+	uint32_t eax, ebx, ecx, edx;
+};
+_Static_assert(sizeof(struct minivmm_cpuid_fn) == 24, "minivmm_cpuid_fn size");
+
+struct minivmm_cpuid_table {
+	uint32_t magic;
+	uint32_t count; /* valid entries in fn[] */
+	struct minivmm_cpuid_fn fn[MINIVMM_CPUID_MAX];
+};
+_Static_assert(sizeof(struct minivmm_cpuid_table) == 200, "minivmm_cpuid_table size");
+
 #define MINIVMM_MOD_KERNEL "kernel"
 #define MINIVMM_MOD_PARAMS "minivmm-params"
 #define MINIVMM_MOD_SCRIPT "guest-script"
+#define MINIVMM_MOD_CPUID  "minivmm-cpuid"
 
 /* ---- KVM paravirt constants (Documentation/virt/kvm/x86/) --------- */
 
