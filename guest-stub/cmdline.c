@@ -21,28 +21,19 @@ struct cmdline_key {
 	bool (*known)(const char *value); /* for lists kept elsewhere (scenarios) */
 };
 
-#define NUMBER(key)                                                                                \
-	{                                                                                          \
-		.name = key, .kind = CMDLINE_NUMBER                                                \
-	}
-#define ONE_OF(key, ...)                                                                           \
-	{                                                                                          \
-		.name = key, .kind = CMDLINE_WORD, .words = (const char *const[])                  \
-		{                                                                                  \
-			__VA_ARGS__, NULL                                                          \
-		}                                                                                  \
-	}
+/* The values of a word key, e.g. WORDS("linux", "offline") for reboot=. */
+#define WORDS(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 static const struct cmdline_key keys[] = {
 	{.name = "scenario", .kind = CMDLINE_WORD, .known = scenario_known},
 	{.name = "strategy", .kind = CMDLINE_WORD, .words = strategy_names},
-	NUMBER("cycles"),
-	NUMBER("io"),
-	NUMBER("verbose"),
-	ONE_OF("fault", "silent-share", "unmapped-share"),
-	NUMBER("n"),
-	NUMBER("rounds"),
-	NUMBER("flood"),
+	{.name = "cycles", .kind = CMDLINE_NUMBER},
+	{.name = "io", .kind = CMDLINE_NUMBER},
+	{.name = "verbose", .kind = CMDLINE_NUMBER},
+	{.name = "fault", .kind = CMDLINE_WORD, .words = WORDS("silent-share", "unmapped-share")},
+	{.name = "n", .kind = CMDLINE_NUMBER},
+	{.name = "rounds", .kind = CMDLINE_NUMBER},
+	{.name = "flood", .kind = CMDLINE_NUMBER},
 };
 
 /* Longer than any key or value we know: such a word is a mistake. */
@@ -139,7 +130,7 @@ void cmdline_check(void)
 		char word[WORD_MAX], wanted[128];
 		const struct cmdline_key *k;
 		const char *value;
-		size_t n, klen;
+		size_t n, keep, klen;
 		char *eq;
 
 		while (*p == ' ')
@@ -147,8 +138,9 @@ void cmdline_check(void)
 		if (!*p)
 			return;
 		n = word_len(p);
-		memcpy(word, p, n < sizeof(word) ? n : sizeof(word) - 1);
-		word[n < sizeof(word) ? n : sizeof(word) - 1] = '\0';
+		keep = n < sizeof(word) ? n : sizeof(word) - 1;
+		memcpy(word, p, keep);
+		word[keep] = '\0';
 		if (n >= sizeof(word))
 			cmdline_abort(__LINE__, "command-line word '%s...' is too long", word);
 		eq = word;
