@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* Start info (Xen PVH layout), mini-vmm boot parameters, command line. */
+/* Start info (Xen PVH layout), mini-vmm boot parameters, firmware CPUID table. */
 #include "guest.h"
 
 struct boot boot;
@@ -88,44 +88,4 @@ void boot_print(void)
 		printf("  [%#012lx-%#012lx) %s\n", mm[i].addr, mm[i].addr + mm[i].size,
 		       mm[i].type < 6 ? types[mm[i].type] : "?");
 	printf("modules: %u\n", boot.si->nr_modules);
-}
-
-const char *cmdline_get(const char *key, char *buf, size_t size)
-{
-	size_t klen = strlen(key);
-	const char *p = boot.cmdline;
-
-	while (*p) {
-		while (*p == ' ')
-			p++;
-		if (!strncmp(p, key, klen) && p[klen] == '=') {
-			size_t n = 0;
-
-			p += klen + 1;
-			while (p[n] && p[n] != ' ' && n + 1 < size) {
-				buf[n] = p[n];
-				n++;
-			}
-			buf[n] = '\0';
-			return buf;
-		}
-		while (*p && *p != ' ')
-			p++;
-	}
-	return NULL;
-}
-
-uint64_t cmdline_u64(const char *key, uint64_t def)
-{
-	char buf[32];
-	const char *end;
-	uint64_t v;
-
-	if (!cmdline_get(key, buf, sizeof(buf)))
-		return def;
-	if (!parse_num(buf, &end, &v) || *end) {
-		printf("bad number in %s=%s\n", key, buf);
-		GUEST_ASSERT(!"malformed number on the command line");
-	}
-	return v;
 }

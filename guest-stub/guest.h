@@ -122,15 +122,19 @@ struct boot {
 extern struct boot boot;
 void boot_parse(uint64_t start_info);
 void boot_print(void);
-/* Value of key=value on the command line, NULL when absent. */
-const char *cmdline_get(const char *key, char *buf, size_t size);
-uint64_t cmdline_u64(const char *key, uint64_t def);
 /*
  * CPUID as the guest kernel sees it: the firmware table's leaf when it has
  * one, else the instruction (arch/x86/kernel/sev-shared.c snp_cpuid()).
  */
 void fw_cpuid(uint32_t leaf, uint32_t sub, uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d);
 bool is_ram(uint64_t gpa, uint64_t len);
+
+/* ---- cmdline.c ---- */
+/* Every word a known key with a valid value, else a guest ABORT naming it. */
+void cmdline_check(void);
+/* Value of key=value on the command line, NULL when absent. */
+const char *cmdline_get(const char *key, char *buf, size_t size);
+uint64_t cmdline_u64(const char *key, uint64_t def);
 
 /* ---- mm.c ---- */
 extern uint64_t cbit_mask; /* 0 without SEV */

@@ -259,13 +259,25 @@ static const struct {
 	{"hostile-noyield", noyield},
 };
 
+static int hostile_find(const char *name)
+{
+	for (unsigned i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++)
+		if (!strcmp(name, hostile[i].name))
+			return (int)i;
+	return -1;
+}
+
+bool hostile_known(const char *name)
+{
+	return hostile_find(name) >= 0;
+}
+
 bool hostile_run(const char *name)
 {
-	for (unsigned i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
-		if (!strcmp(name, hostile[i].name)) {
-			hostile[i].fn();
-			return true;
-		}
-	}
-	return false;
+	int i = hostile_find(name);
+
+	if (i < 0)
+		return false;
+	hostile[i].fn();
+	return true;
 }

@@ -35,7 +35,7 @@ struct elf64_phdr {
 	uint64_t offset, vaddr, paddr, filesz, memsz, align;
 };
 
-static const char *const strategy_names[] = {
+const char *const strategy_names[STRAT_MAX + 1] = {
 	[STRAT_NONE] = "none",
 	[STRAT_V12] = "v12",
 	[STRAT_EVERY_CPU] = "every-cpu",
@@ -61,11 +61,11 @@ static enum strategy parse_strategy(void)
 
 	if (!cmdline_get("strategy", name, sizeof(name)))
 		return STRAT_UPSTREAM;
-	for (unsigned i = 0; i < sizeof(strategy_names) / sizeof(strategy_names[0]); i++)
+	for (unsigned i = 0; i < STRAT_MAX; i++)
 		if (!strcmp(name, strategy_names[i]))
 			return (enum strategy)i;
-	printf("unknown strategy '%s'\n", name);
-	guest_abort("unknown strategy= on the command line", __FILE__, __LINE__, 0);
+	GUEST_ASSERT(!"strategy= passed cmdline_check() but is not a strategy");
+	return STRAT_NONE;
 }
 
 /* The v12 reset loop: MAP_GPA_RANGE(encrypted) for every E820 RAM entry. */

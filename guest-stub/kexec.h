@@ -34,8 +34,14 @@ enum strategy {
 	STRAT_MUTE,
 	STRAT_GENERATION,
 	STRAT_UPSTREAM,
+	STRAT_MAX
 };
 
+/* Indexed by enum strategy, NULL-terminated: the values of strategy=. */
+extern const char *const strategy_names[STRAT_MAX + 1];
+/* Is NAME a value of scenario= (main.c, hostile.c)? */
+bool scenario_known(const char *name);
+bool hostile_known(const char *name);
 void scenario_kexec(void);
 void kexec_share_boot_pages(void);
 bool hostile_run(const char *name);

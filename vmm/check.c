@@ -253,7 +253,8 @@ void check_snapshot_locked(struct vm *vm, struct vcpu *vcpu, const char *why)
 	evlog_end(&vm->log);
 }
 
-static void report(struct vm *vm, struct vcpu *vcpu, const char *what, uint32_t gen,
+/* Log a check's verdict; a failure also goes to stderr with its runs. true: passed. */
+static bool report(struct vm *vm, struct vcpu *vcpu, const char *what, uint32_t gen,
 		   const struct check_report *rep)
 {
 	bool ok = rep->n == 0 && !rep->error;
@@ -286,7 +287,7 @@ static void report(struct vm *vm, struct vcpu *vcpu, const char *what, uint32_t 
 	}
 	evlog_end(&vm->log);
 	if (ok)
-		return;
+		return true;
 	vm->checks_failed++;
 	fprintf(stderr, "mini-vmm: CHECK FAILED: %s for generation %u (vCPU %u)\n", what, gen,
 		vcpu->id);
@@ -307,6 +308,7 @@ static void report(struct vm *vm, struct vcpu *vcpu, const char *what, uint32_t 
 	}
 	if (rep->n > CHECK_PRINT_MAX)
 		fprintf(stderr, "  ... %zu more run(s) in the log\n", rep->n - CHECK_PRINT_MAX);
+	return false;
 }
 
 /*
@@ -396,7 +398,10 @@ enum vcpu_action check_on_sync(struct vcpu *vcpu, const struct ucall *uc)
 	uint64_t tag = uc->args[0], arg = uc->args[1], flags = uc->args[2];
 	uint32_t gen = (uint32_t)arg;
 	struct check_report reset, truth;
-	bool verify, point;
+	bool verify, point, reset_ok = false, truth_ok = false;
+	/* After a reset: BOOT if the strategy claims a clean bitmap, and READY. */
+	bool after_reset =
+		tag == SYNC_READY || (tag == SYNC_BOOT && (flags & SYNC_BOOT_EXPECT_CLEAN));
 
 	pthread_mutex_lock(&vm->lock);
 	if (tag == SYNC_BOOT) {
@@ -404,9 +409,7 @@ enum vcpu_action check_on_sync(struct vcpu *vcpu, const struct ucall *uc)
 		if (gen > vm->generation)
 			vm->generation = gen;
 	}
-	/* BOOT: the strategy claims a clean bitmap before the new kernel shares. */
-	verify = vm->opts.check && vm->opts.sev &&
-		 (tag == SYNC_READY || (tag == SYNC_BOOT && (flags & SYNC_BOOT_EXPECT_CLEAN)));
+	verify = vm->opts.check && vm->opts.sev && after_reset;
 	point = vm->opts.check && vm->opts.sev && vm->mig.ready;
 	if (verify || point)
 		evaluate(vm, vcpu, vcpu->generation, tag == SYNC_READY || point, &reset, &truth);
@@ -421,9 +424,22 @@ enum vcpu_action check_on_sync(struct vcpu *vcpu, const struct ucall *uc)
 		log_runs(vm);
 	evlog_end(&vm->log);
 	if (verify) {
-		report(vm, vcpu, "reset", vcpu->generation, &reset);
+		reset_ok = report(vm, vcpu, "reset", vcpu->generation, &reset);
 		if (tag == SYNC_READY)
-			report(vm, vcpu, "truth", vcpu->generation, &truth);
+			truth_ok = report(vm, vcpu, "truth", vcpu->generation, &truth);
+	}
+	if (vm->opts.story && after_reset) {
+		FILE *f = vm_console(vm);
+
+		fprintf(f, "mini-vmm: generation %u %s: ", vcpu->generation, sync_tag_name(tag));
+		if (!verify)
+			fputs("not checked (--no-check); ", f);
+		else if (tag == SYNC_READY)
+			fprintf(f, "reset check %s, truth check %s; ", reset_ok ? "pass" : "FAIL",
+				truth_ok ? "pass" : "FAIL");
+		else
+			fprintf(f, "reset check %s; ", reset_ok ? "pass" : "FAIL");
+		check_dump_bitmap(vm, f);
 	}
 	if (verify || point) {
 		check_report_free(&reset);

@@ -18,15 +18,19 @@ void opts_usage(FILE *f)
 	      "\n"
 	      "  -m, --memory SIZE        guest RAM, K/M/G/T suffix (default 256M, 16M..1T)\n"
 	      "  -c, --cpus N             vCPUs (default 1, at most what KVM reports, <= 64)\n"
-	      "      --cmdline STR        guest command line (e.g. 'scenario=sev')\n"
+	      "      --cmdline STR        guest command line (e.g. 'scenario=sev'); default with\n"
+	      "                           --sev: '" OPTS_DEFAULT_STORY "',\n"
+	      "                           its shared runs printed at every reset\n"
 	      "      --timeout SEC        stop a stuck guest after SEC seconds (default 60)\n"
 	      "      --sev[=emulated|hw]  emulated SEV platform; hw is not implemented yet\n"
 	      "      --cbit N             emulated C-bit position, 52..62 (default 52)\n"
 	      "      --hypercall=MODE     auto|exit|vmmcall|vmcall|port (default auto: probe)\n"
 	      "      --log FILE           JSON Lines event log ('-' = stdout)\n"
-	      "      --guest-script FILE  hypercall script run by the guest (scenario=script)\n"
+	      "      --guest-script FILE  hypercall script that scenario=script runs\n"
 	      "      --dump-bitmap        print the final shared runs at exit\n"
-	      "      --check              check the bitmap after every reset (exit 1 on failure)\n"
+	      "      --check              check the bitmap after every reset (exit 1 on failure);\n"
+	      "                           the default with --sev\n"
+	      "      --no-check           do not check the bitmap, even with --sev\n"
 	      "      --gen-filter         host side of strategy 'generation': drop stale gens\n"
 	      "      --sched=MODE         parallel (default) or serial (one vCPU at a time)\n"
 	      "      --seed N             PRNG seed for --sched=serial and --inject\n"
@@ -105,6 +109,7 @@ enum {
 	OPT_SCRIPT,
 	OPT_DUMP,
 	OPT_CHECK,
+	OPT_NO_CHECK,
 	OPT_GEN_FILTER,
 	OPT_SCHED,
 	OPT_SEED,
@@ -125,6 +130,7 @@ static const struct option long_opts[] = {
 	{"guest-script", required_argument, NULL, OPT_SCRIPT},
 	{"dump-bitmap", no_argument, NULL, OPT_DUMP},
 	{"check", no_argument, NULL, OPT_CHECK},
+	{"no-check", no_argument, NULL, OPT_NO_CHECK},
 	{"gen-filter", no_argument, NULL, OPT_GEN_FILTER},
 	{"sched", required_argument, NULL, OPT_SCHED},
 	{"seed", required_argument, NULL, OPT_SEED},
@@ -144,8 +150,22 @@ static const struct option long_opts[] = {
 		return OPTS_USAGE;                                                                 \
 	} while (0)
 
+/* Is word a blank-separated word of the guest command line? */
+static bool cmdline_has_word(const char *cmdline, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = cmdline; p && *p; p += strcspn(p, " ")) {
+		p += strspn(p, " ");
+		if (!strncmp(p, word, n) && (p[n] == ' ' || p[n] == '\0'))
+			return true;
+	}
+	return false;
+}
+
 enum opts_result opts_parse(int argc, char **argv, struct vm_opts *o, FILE *out, FILE *err)
 {
+	int check = -1; /* not given: on with --sev */
 	uint64_t v;
 	int c;
 
@@ -225,7 +245,10 @@ enum opts_result opts_parse(int argc, char **argv, struct vm_opts *o, FILE *out,
 			o->dump_bitmap = true;
 			break;
 		case OPT_CHECK:
-			o->check = true;
+			check = 1;
+			break;
+		case OPT_NO_CHECK:
+			check = 0;
 			break;
 		case OPT_GEN_FILTER:
 			o->gen_filter = true;
@@ -298,5 +321,15 @@ enum opts_result opts_parse(int argc, char **argv, struct vm_opts *o, FILE *out,
 	o->kernel_path = argv[optind];
 	if (o->sched == SCHED_SERIAL && o->timeout_s == 0)
 		BAD("--timeout must be positive");
+	o->check = check < 0 ? o->sev : check;
+	if (o->sev && !o->cmdline) {
+		o->cmdline = OPTS_DEFAULT_STORY;
+		o->story = true;
+	}
+	/* Only scenario=script reads the script: anything else would run without it. */
+	if (o->script_path && !cmdline_has_word(o->cmdline, "scenario=script"))
+		BAD("--guest-script %s: only scenario=script reads it; add --cmdline "
+		    "'scenario=script' (guest command line: '%s')",
+		    o->script_path, o->cmdline ? o->cmdline : "");
 	return OPTS_RUN;
 }

@@ -146,7 +146,7 @@ static enum vcpu_action do_print(struct vcpu *vcpu, const struct ucall *uc, uint
 			vcpu->id, uc->args[0]);
 		return ACT_STOP;
 	}
-	fwrite(buf, 1, len, vm->log.f == stdout ? stderr : stdout);
+	fwrite(buf, 1, len, vm_console(vm));
 	return ACT_CONTINUE;
 }
 

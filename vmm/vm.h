@@ -72,7 +72,8 @@ struct vm_opts {
 	const char *log_path;
 	const char *script_path;
 	bool dump_bitmap;
-	bool check;
+	bool check;	 /* default: on with --sev (--check, --no-check) */
+	bool story;	 /* --sev without --cmdline: print every checked point */
 	bool gen_filter; /* drop stale generations (strategy "generation") */
 	int verbose;
 	enum sched_mode sched;
@@ -188,6 +189,12 @@ struct vm {
 	int sched_current; /* vCPU allowed to run, -1: pick */
 	uint64_t sched_steps;
 };
+
+/* The guest console's stream (and the story's): stdout, unless the log is there. */
+static inline FILE *vm_console(const struct vm *vm)
+{
+	return vm->log.f == stdout ? stderr : stdout;
+}
 
 /* Create the VM from options (everything up to the first KVM_RUN). */
 int vm_create(struct vm *vm, const struct vm_opts *opts);
