@@ -25,6 +25,16 @@ bool is_ram(uint64_t gpa, uint64_t len)
 	return false;
 }
 
+bool in_memmap(uint64_t gpa, uint64_t len)
+{
+	const struct hvm_memmap_table_entry *mm = (const void *)boot.si->memmap_paddr;
+
+	for (uint32_t i = 0; i < boot.si->memmap_entries; i++)
+		if (gpa < mm[i].addr + mm[i].size && mm[i].addr < gpa + len)
+			return true;
+	return false;
+}
+
 void boot_parse(uint64_t start_info)
 {
 	const struct hvm_memmap_table_entry *mm;

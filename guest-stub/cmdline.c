@@ -34,6 +34,10 @@ static const struct cmdline_key keys[] = {
 	{.name = "n", .kind = CMDLINE_NUMBER},
 	{.name = "rounds", .kind = CMDLINE_NUMBER},
 	{.name = "flood", .kind = CMDLINE_NUMBER},
+	{.name = "reboot", .kind = CMDLINE_WORD, .words = WORDS("linux", "offline")},
+	{.name = "path", .kind = CMDLINE_WORD, .words = WORDS("kexec", "crash")},
+	{.name = "device-shutdown", .kind = CMDLINE_WORD, .words = WORDS("stop", "none")},
+	{.name = "fix", .kind = CMDLINE_WORD, .words = WORDS("ready-on-online")},
 };
 
 /* Longer than any key or value we know: such a word is a mistake. */

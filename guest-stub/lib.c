@@ -341,6 +341,12 @@ void guest_abort(const char *expr, const char *file, int line, uint64_t value)
 		__asm__ volatile("hlt");
 }
 
+void guest_sync4(uint64_t tag, uint64_t arg, uint64_t a2, uint64_t a3)
+{
+	console_flush();
+	ucall(UCALL_SYNC, 4, tag, arg, a2, a3);
+}
+
 void guest_sync(uint64_t tag, uint64_t arg, uint64_t flags)
 {
 	console_flush();

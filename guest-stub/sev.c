@@ -99,29 +99,61 @@ long map_gpa_range(uint64_t gpa, uint64_t npages, uint64_t attrs)
 	return kvm_hypercall4(KVM_HC_MAP_GPA_RANGE, gpa, npages, attrs, generation_arg());
 }
 
-static void set_memory_enc_dec(uint64_t va, uint64_t npages, bool enc)
+static volatile uint32_t hc_muted;
+
+void hypercalls_mute(void)
+{
+	hc_muted = 1;
+}
+
+void hypercalls_unmute(void)
+{
+	hc_muted = 0;
+}
+
+/*
+ * arch/x86/mm/pat/set_memory.c: __set_memory_enc_dec holds mem_enc_lock
+ * for read (a trylock: -EBUSY once enc_kexec_begin holds it for write)
+ * around __set_memory_enc_pgtable: change the PTEs, flush, then tell the
+ * hypervisor (enc_status_change_finish -> notify_range_enc_status_changed
+ * -> kvm_sev_hc_page_enc_status: MAP_GPA_RANGE). A CPU can take an
+ * interrupt between any two steps.
+ */
+static int set_memory_enc_dec(uint64_t va, uint64_t npages, bool enc)
 {
 	uint64_t size = KVM_MAP_GPA_RANGE_PAGE_SZ_4K;
 	long r;
 
 	if (!sev_active)
-		return;
-	set_cbit_range(va, npages, enc);
+		return 0;
+	if (!conv_read_trylock())
+		return -16; /* -EBUSY */
+	set_cbit_noflush(va, npages, enc);
+	irq_point(WHERE_CONV_PTE);
+	flush_range(va, npages);
+	irq_point(WHERE_CONV_FLUSHED);
 	if (!(va & (SZ_2M - 1)) && !(npages & 511))
 		size = KVM_MAP_GPA_RANGE_PAGE_SZ_2M;
-	/* Identity map: gpa == va. */
-	r = map_gpa_range(va, npages, size | (enc ? KVM_MAP_GPA_RANGE_ENCRYPTED : 0));
-	GUEST_ASSERT_EQ(r, 0);
+	/* Strategy mute checks its flag first: the window is check-then-call. */
+	if (!hc_muted) {
+		irq_point(WHERE_CONV_FLUSHED);
+		/* Identity map: gpa == va. */
+		r = map_gpa_range(va, npages, size | (enc ? KVM_MAP_GPA_RANGE_ENCRYPTED : 0));
+		GUEST_ASSERT_EQ(r, 0);
+	}
+	irq_point(WHERE_CONV_DONE);
+	conv_read_unlock();
+	return 0;
 }
 
-void set_memory_decrypted(uint64_t va, uint64_t npages)
+int set_memory_decrypted(uint64_t va, uint64_t npages)
 {
-	set_memory_enc_dec(va, npages, false);
+	return set_memory_enc_dec(va, npages, false);
 }
 
-void set_memory_encrypted(uint64_t va, uint64_t npages)
+int set_memory_encrypted(uint64_t va, uint64_t npages)
 {
-	set_memory_enc_dec(va, npages, true);
+	return set_memory_enc_dec(va, npages, true);
 }
 
 void migration_ready(bool ready)

@@ -392,6 +392,27 @@ void check_migration_summary(struct vm *vm)
 			m->windows, blocked_ns / 1000, blocked_events, m->unsafe_points, m->points);
 }
 
+/* args[2], args[3] under the names the tag gives them. */
+static void log_tag_args(struct vm *vm, const struct sync_tag_info *info, const struct ucall *uc)
+{
+	const char *names[2] = {info->arg2, info->arg3};
+
+	for (unsigned i = 0; i < 2; i++) {
+		uint64_t v = uc->args[2 + i];
+
+		if (!names[i])
+			continue;
+		if (!strcmp(names[i], "where"))
+			evlog_str(&vm->log, names[i], sync_where_name(v));
+		else if (!strcmp(names[i], "how"))
+			evlog_str(&vm->log, names[i], v == STOP_NMI ? "nmi" : "reboot_vector");
+		else if (!strcmp(names[i], "gpa"))
+			evlog_hex(&vm->log, names[i], v);
+		else
+			evlog_u64(&vm->log, names[i], v);
+	}
+}
+
 enum vcpu_action check_on_sync(struct vcpu *vcpu, const struct ucall *uc)
 {
 	struct vm *vm = vcpu->vm;
@@ -403,11 +424,16 @@ enum vcpu_action check_on_sync(struct vcpu *vcpu, const struct ucall *uc)
 	bool after_reset =
 		tag == SYNC_READY || (tag == SYNC_BOOT && (flags & SYNC_BOOT_EXPECT_CLEAN));
 
+	const struct sync_tag_info *info = sync_tag_info(tag);
+
 	pthread_mutex_lock(&vm->lock);
 	if (tag == SYNC_BOOT) {
 		vcpu->generation = gen;
 		if (gen > vm->generation)
 			vm->generation = gen;
+		device_boot_locked(&vm->device, flags & SYNC_BOOT_DEVICE_DRIVER);
+	} else if (tag == SYNC_DEVICE_SHUTDOWN) {
+		device_shutdown_locked(vcpu, uc->args[2] != 0);
 	}
 	verify = vm->opts.check && vm->opts.sev && after_reset;
 	point = vm->opts.check && vm->opts.sev && vm->mig.ready;
@@ -416,11 +442,12 @@ enum vcpu_action check_on_sync(struct vcpu *vcpu, const struct ucall *uc)
 	if (point)
 		log_migration_point(vm, vcpu, sync_tag_name(tag), &reset, &truth);
 	evlog_begin(&vm->log, "sync", (int)vcpu->id, vcpu->generation);
-	evlog_str(&vm->log, "tag", sync_tag_name(tag));
+	evlog_str(&vm->log, "tag", info->name);
 	evlog_u64(&vm->log, "arg", arg);
+	log_tag_args(vm, info, uc);
 	evlog_bool(&vm->log, "migratable", vm->mig.ready);
 	evlog_u64(&vm->log, "shared_pages", encmap_count_shared(&vm->encmap));
-	if (tag != SYNC_BENCH)
+	if (info->runs)
 		log_runs(vm);
 	evlog_end(&vm->log);
 	if (verify) {

@@ -29,6 +29,8 @@ struct hostmem {
 	 * the VM's memory key. NULL: private pages cannot be read at all.
 	 */
 	int (*dram_encrypt)(void *ctx, uint64_t gpa, const void *plain, void *out, size_t len);
+	/* Its inverse: what the guest reads (C=1) from DRAM contents at gpa. */
+	int (*dram_decrypt)(void *ctx, uint64_t gpa, const void *dram, void *plain, size_t len);
 	void *dram_ctx;
 };
 
@@ -42,5 +44,13 @@ struct hostmem {
  * -ENOTSUP (a private page and no memory controller cipher).
  */
 int hostmem_read(const struct hostmem *hm, uint64_t cr3, uint64_t gpa, void *buf, size_t len);
+/*
+ * Write [gpa, gpa + len) as the host would: bytes land in DRAM as they
+ * are, so where the guest maps the page private it later reads them
+ * decrypted with its key, i.e. garbage. Returns 0, -EFAULT, or -ENOTSUP
+ * (a private page and no memory controller cipher).
+ */
+int hostmem_write(const struct hostmem *hm, uint64_t cr3, uint64_t gpa, const void *buf,
+		  size_t len);
 
 #endif

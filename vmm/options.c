@@ -36,6 +36,8 @@ void opts_usage(FILE *f)
 	      "      --seed N             PRNG seed for --sched=serial and --inject\n"
 	      "      --inject SPEC        delay exits: vcpu=N,kind=hypercall|ucall|msr|all,\n"
 	      "                           prob=P (0..1),delay=D (us; serial: steps); repeatable\n"
+	      "      --device-rate P      probability (0..1) that a vCPU exit raises a device\n"
+	      "                           interrupt once a guest driver probed it (default 0.05)\n"
 	      "      --allow-emulated     run even if kvm_pvm would emulate every instruction\n"
 	      "      --kvm PATH           KVM device (default /dev/kvm)\n"
 	      "  -v, --verbose            print what was probed\n"
@@ -46,6 +48,19 @@ void opts_usage(FILE *f)
 	      "2 usage or setup error (bad option, invalid ELF, no /dev/kvm); 3 guest crashed\n"
 	      "(triple fault, guest assert, unexpected exit); 124 timeout.\n",
 	      f);
+}
+
+int parse_prob_ppm(const char *s, uint32_t *ppm)
+{
+	char *end;
+	double p;
+
+	errno = 0;
+	p = strtod(s, &end);
+	if (errno || *end || end == s || !(p >= 0.0 && p <= 1.0))
+		return -EINVAL;
+	*ppm = (uint32_t)(p * 1000000.0 + 0.5);
+	return 0;
 }
 
 int parse_inject(const char *spec, struct inject_rule *rule)
@@ -80,14 +95,8 @@ int parse_inject(const char *spec, struct inject_rule *rule)
 			else
 				return -EINVAL;
 		} else if (!strcmp(tok, "prob")) {
-			char *end;
-			double p;
-
-			errno = 0;
-			p = strtod(eq, &end);
-			if (errno || *end || end == eq || !(p >= 0.0 && p <= 1.0))
+			if (parse_prob_ppm(eq, &rule->prob_ppm))
 				return -EINVAL;
-			rule->prob_ppm = (uint32_t)(p * 1000000.0 + 0.5);
 		} else if (!strcmp(tok, "delay")) {
 			if (parse_u64_range(eq, 0, 10000000, &v))
 				return -EINVAL;
@@ -116,6 +125,7 @@ enum {
 	OPT_INJECT,
 	OPT_ALLOW_EMULATED,
 	OPT_KVM,
+	OPT_DEVICE_RATE,
 };
 
 static const struct option long_opts[] = {
@@ -137,6 +147,7 @@ static const struct option long_opts[] = {
 	{"inject", required_argument, NULL, OPT_INJECT},
 	{"allow-emulated", no_argument, NULL, OPT_ALLOW_EMULATED},
 	{"kvm", required_argument, NULL, OPT_KVM},
+	{"device-rate", required_argument, NULL, OPT_DEVICE_RATE},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -175,6 +186,7 @@ enum opts_result opts_parse(int argc, char **argv, struct vm_opts *o, FILE *out,
 		.nr_cpus = 1,
 		.timeout_s = 60,
 		.cbit = 52,
+		.device_ppm = DEVICE_DEFAULT_PPM,
 	};
 	/*
 	 * 0, not 1: glibc then re-initialises all of getopt's state, including
@@ -280,6 +292,10 @@ enum opts_result opts_parse(int argc, char **argv, struct vm_opts *o, FILE *out,
 			break;
 		case OPT_KVM:
 			o->kvm_path = optarg;
+			break;
+		case OPT_DEVICE_RATE:
+			if (parse_prob_ppm(optarg, &o->device_ppm))
+				BAD("--device-rate %s: want a probability from 0 to 1", optarg);
 			break;
 		case 'v':
 			o->verbose++;

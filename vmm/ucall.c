@@ -16,12 +16,55 @@ static const char *const cmd_names[UCALL_MAX] = {
 	[UCALL_YIELD] = "yield", [UCALL_PRINT] = "print",
 };
 
-static const char *const tag_names[SYNC_MAX] = {
-	[SYNC_NONE] = "none",	[SYNC_KEXEC_BEGIN] = "kexec_begin",
-	[SYNC_BOOT] = "boot",	[SYNC_RESET_DONE] = "reset_done",
-	[SYNC_READY] = "ready", [SYNC_SHARED] = "shared",
-	[SYNC_BENCH] = "bench",
+/*
+ * Every SYNC tag: its name in the log and what args[2] and args[3] mean
+ * (NULL: nothing), "where"/"how" fields named by value. Fine-grained
+ * events (runs = false) do not repeat the bitmap's runs.
+ */
+static const struct sync_tag_info tags[SYNC_MAX] = {
+	[SYNC_NONE] = {"none", NULL, NULL, true},
+	[SYNC_KEXEC_BEGIN] = {"kexec_begin", NULL, NULL, true},
+	[SYNC_BOOT] = {"boot", NULL, NULL, true},
+	[SYNC_RESET_DONE] = {"reset_done", NULL, NULL, true},
+	[SYNC_READY] = {"ready", NULL, NULL, true},
+	[SYNC_SHARED] = {"shared", NULL, NULL, true},
+	[SYNC_BENCH] = {"bench", NULL, NULL, false},
+	[SYNC_NOTIFIER_TAKEN] = {"notifier_taken", "where", NULL, false},
+	[SYNC_NOTIFIER_DONE] = {"notifier_done", NULL, NULL, false},
+	[SYNC_REQUEST_START] = {"request_start", "request", "gpa", false},
+	[SYNC_REQUEST_DONE] = {"request_done", "request", "gpa", false},
+	[SYNC_DEVICE_SHUTDOWN] = {"device_shutdown", "stop", NULL, true},
+	[SYNC_STOP_CPUS] = {"stop_other_cpus", "how", NULL, true},
+	[SYNC_CPU_STOPPED] = {"cpu_stopped", "how", "where", false},
+	[SYNC_ENC_KEXEC_BEGIN] = {"enc_kexec_begin", "in_flight", NULL, true},
+	[SYNC_ENC_KEXEC_FINISH] = {"enc_kexec_finish", "pages", NULL, true},
+	[SYNC_CONVERSION_REFUSED] = {"conversion_refused", "request", NULL, false},
+	[SYNC_CPU_OFFLINE] = {"cpu_offline", "cpu", NULL, true},
+	[SYNC_CPU_ONLINE] = {"cpu_online", "cpu", NULL, true},
+	[SYNC_SUSPEND] = {"suspend", NULL, NULL, true},
+	[SYNC_RESUME] = {"resume", NULL, NULL, true},
+	[SYNC_CRASH] = {"crash", NULL, NULL, true},
 };
+
+const struct sync_tag_info *sync_tag_info(uint64_t tag)
+{
+	static const struct sync_tag_info invalid = {"invalid", NULL, NULL, false};
+
+	return tag < SYNC_MAX && tags[tag].name ? &tags[tag] : &invalid;
+}
+
+const char *sync_where_name(uint64_t where)
+{
+	static const char *const names[] = {
+		[WHERE_IDLE] = "idle",
+		[WHERE_CONV_PTE] = "conversion_pte_changed",
+		[WHERE_CONV_FLUSHED] = "conversion_flushed",
+		[WHERE_CONV_DONE] = "conversion_hypercall_done",
+		[WHERE_WAITING] = "waiting",
+	};
+
+	return where < ARRAY_SIZE(names) && names[where] ? names[where] : "invalid";
+}
 
 const char *ucall_cmd_name(uint32_t cmd)
 {
@@ -30,7 +73,7 @@ const char *ucall_cmd_name(uint32_t cmd)
 
 const char *sync_tag_name(uint64_t tag)
 {
-	return tag < SYNC_MAX && tag_names[tag] ? tag_names[tag] : "invalid";
+	return sync_tag_info(tag)->name;
 }
 
 int ucall_fetch(const struct hostmem *hm, uint64_t cr3, uint64_t gpa, struct ucall *out)

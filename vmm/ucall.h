@@ -32,7 +32,15 @@ int ucall_fetch(const struct hostmem *hm, uint64_t cr3, uint64_t gpa, struct uca
  */
 int guest_read_string(const struct hostmem *hm, uint64_t cr3, uint64_t gpa, char *buf, size_t size);
 const char *ucall_cmd_name(uint32_t cmd);
+struct sync_tag_info {
+	const char *name;
+	const char *arg2, *arg3; /* log field names of args[2], args[3], or NULL */
+	bool runs;		 /* the sync event carries the bitmap's runs */
+};
+const struct sync_tag_info *sync_tag_info(uint64_t tag);
 const char *sync_tag_name(uint64_t tag);
+/* enum guest_where as a log string. */
+const char *sync_where_name(uint64_t where);
 enum vcpu_action ucall_handle(struct vcpu *vcpu, uint64_t gpa);
 
 #endif

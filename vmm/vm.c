@@ -629,6 +629,7 @@ int vm_create(struct vm *vm, const struct vm_opts *opts)
 	vm->mig.last_change_ns = now_ns();
 	vm->mig.windows = opts->sev ? 1 : 0;
 	sched_init(vm);
+	device_init(&vm->device, opts->seed, opts->device_ppm);
 	return 0;
 }
 

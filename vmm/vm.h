@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "device.h"
 #include "encmap.h"
 #include "hostmem.h"
 #include "kvm.h"
@@ -80,6 +81,7 @@ struct vm_opts {
 	uint64_t seed;
 	struct inject_rule inject[4];
 	unsigned nr_inject;
+	uint32_t device_ppm; /* --device-rate, parts per million of exits */
 	bool allow_emulated; /* kvm_pvm: do not fail when not native */
 	uint64_t t_start_ns; /* main() entry, for start-up timing (0: vm_create) */
 };
@@ -174,6 +176,7 @@ struct vm {
 	/* Protected by lock. */
 	struct encmap encmap;
 	struct hostmem hostmem; /* the host view of guest memory */
+	struct device device;	/* protected by lock */
 	struct evlog log;
 	uint32_t generation;	/* newest boot generation (SYNC BOOT) */
 	uint32_t hc_generation; /* newest generation in hypercalls (--gen-filter) */
