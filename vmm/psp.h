@@ -14,6 +14,9 @@
  * (enum psp_status, > 0), or -errno for a host error (allocation, libcrypto
  * failure). Nothing here exits. A command refused with a status code
  * changes nothing: state, keys, digest and packet sequence are as before.
+ * Threads: the commands of one context come from one thread at a time (the
+ * VMM's launch or migration thread); psp_mem_encrypt/decrypt may be called
+ * from any thread at any time (vCPU threads reading the host view).
  *
  * Facts followed: AMD SEV API (doc. 55766), read through AMD's sev-tool
  * (AMDESE/sev-tool src/sevapi.h, src/commands.cpp) and Linux

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -672,6 +673,55 @@ static void test_psp_memory_tweak(void **state)
 	psp_destroy(b);
 }
 
+/* The host view from several vCPU threads at once, while a migration sends. */
+struct mem_thread {
+	struct psp *p;
+	const uint8_t *plain, *want;
+	int bad;
+};
+
+static void *mem_thread_run(void *arg)
+{
+	struct mem_thread *t = arg;
+	uint8_t out[PAGE];
+
+	for (int round = 0; round < 50; round++)
+		for (int i = 0; i < 8; i++) {
+			if (psp_mem_encrypt(t->p, (uint64_t)i * PAGE, t->plain + i * PAGE, out,
+					    PAGE) ||
+			    memcmp(out, t->want + i * PAGE, PAGE))
+				t->bad = 1;
+		}
+	return NULL;
+}
+
+static void test_psp_mem_threads(void **state)
+{
+	static uint8_t plain[8 * PAGE], want[8 * PAGE];
+	struct mem_thread t[4];
+	pthread_t tid[4];
+	struct link l;
+	struct packet pk;
+
+	link_open(&l, 0);
+	for (int i = 0; i < 8; i++)
+		fill_page(plain + i * PAGE, (uint64_t)i * PAGE);
+	assert_int_equal(psp_mem_encrypt(l.src, 0, plain, want, sizeof(want)), 0);
+	for (int i = 0; i < 4; i++) {
+		t[i] = (struct mem_thread){.p = l.src, .plain = plain, .want = want};
+		assert_int_equal(pthread_create(&tid[i], NULL, mem_thread_run, &t[i]), 0);
+	}
+	for (int i = 0; i < 50; i++) {
+		send_page(l.src, (uint64_t)(i % 8) * PAGE, &pk);
+		recv_ok(l.dst, &pk);
+	}
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(tid[i], NULL), 0);
+		assert_int_equal(t[i].bad, 0);
+	}
+	link_close(&l);
+}
+
 /* Each hostile change refused with its status; the stream then goes on. */
 static void test_psp_packet_tampering(void **state)
 {
@@ -906,6 +956,7 @@ int main(void)
 		cmocka_unit_test(test_psp_roundtrip),
 		cmocka_unit_test(test_psp_shared_page_garbage),
 		cmocka_unit_test(test_psp_memory_tweak),
+		cmocka_unit_test(test_psp_mem_threads),
 		cmocka_unit_test(test_psp_packet_tampering),
 		cmocka_unit_test(test_psp_other_session),
 		cmocka_unit_test(test_psp_session_refused),
