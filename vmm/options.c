@@ -194,12 +194,11 @@ enum opts_result opts_parse(int argc, char **argv, struct vm_opts *o, FILE *out,
 				/* Say what this host lacks, too (vmm/psp_kvm.c). */
 				char why[160];
 
-				psp_kvm_probe(o->kvm_path, why, sizeof(why));
+				psp_kvm_probe("/dev/sev", o->kvm_path, why, sizeof(why));
 				BAD("--sev=hw: the hardware SEV backend is not implemented; "
 				    "this host: %s; use --sev",
 				    why);
-			}
-			else
+			} else
 				BAD("--sev=%s: want 'emulated' or 'hw'", optarg);
 			break;
 		case OPT_CBIT:

@@ -266,11 +266,11 @@ int psp_soft_create(const struct psp_soft_opts *opts, struct psp **out);
 int psp_soft_guest_owner_tik(const struct psp *psp, uint8_t tik[16]);
 
 /*
- * Hardware backend probe: is SEV usable through kvm_path and /dev/sev?
- * 0 if so; else -ENODEV / -ENOTSUP / -EACCES / -errno with what is missing
- * in msg (always written, NUL-terminated).
+ * Hardware backend probe: is SEV usable through sev_path (normally
+ * /dev/sev) and kvm_path? 0 if so; else -ENODEV / -ENOTSUP / -EACCES /
+ * -errno with what is missing in msg (always written, NUL-terminated).
  */
-int psp_kvm_probe(const char *kvm_path, char *msg, size_t msglen);
+int psp_kvm_probe(const char *sev_path, const char *kvm_path, char *msg, size_t msglen);
 
 /* ---- commands ---- */
 

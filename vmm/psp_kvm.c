@@ -62,21 +62,22 @@ static int probe_encrypt_op(int kvm_fd, char *msg, size_t msglen)
 	return 0;
 }
 
-int psp_kvm_probe(const char *kvm_path, char *msg, size_t msglen)
+int psp_kvm_probe(const char *sev_path, const char *kvm_path, char *msg, size_t msglen)
 {
 	int sev, kvm, types, ret;
 
 	if (!msg || !msglen)
 		return -EINVAL;
-	sev = open("/dev/sev", O_RDWR | O_CLOEXEC);
+	sev = open(sev_path, O_RDWR | O_CLOEXEC);
 	if (sev < 0) {
 		int err = errno;
 
 		if (err == ENOENT)
 			return probe_fail(-ENODEV, msg, msglen,
-					  "no /dev/sev (no AMD secure processor, or the ccp "
-					  "driver is not loaded)");
-		return probe_fail(-err, msg, msglen, "/dev/sev: %s", strerror(err));
+					  "no %s (no AMD secure processor, or the ccp "
+					  "driver is not loaded)",
+					  sev_path);
+		return probe_fail(-err, msg, msglen, "%s: %s", sev_path, strerror(err));
 	}
 	close(sev);
 	kvm = open(kvm_path, O_RDWR | O_CLOEXEC);
@@ -101,6 +102,6 @@ int psp_kvm_probe(const char *kvm_path, char *msg, size_t msglen)
 		ret = probe_encrypt_op(kvm, msg, msglen);
 	close(kvm);
 	if (!ret)
-		snprintf(msg, msglen, "SEV present: /dev/sev and KVM SEV VMs");
+		snprintf(msg, msglen, "SEV present: %s and KVM SEV VMs", sev_path);
 	return ret;
 }

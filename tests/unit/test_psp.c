@@ -919,14 +919,24 @@ static void test_psp_seeded(void **state)
 static void test_psp_kvm_probe(void **state)
 {
 	char msg[160] = "";
-	int ret = psp_kvm_probe("/dev/kvm", msg, sizeof(msg));
+	int ret = psp_kvm_probe("/dev/sev", "/dev/kvm", msg, sizeof(msg));
 
 	assert_true(msg[0] != '\0');
 	if (access("/dev/sev", F_OK) != 0) {
 		assert_int_equal(ret, -ENODEV);
 		assert_non_null(strstr(msg, "no /dev/sev"));
 	}
-	assert_int_equal(psp_kvm_probe("/dev/kvm", msg, 0), -EINVAL);
+	assert_int_equal(psp_kvm_probe("/dev/sev", "/dev/kvm", msg, 0), -EINVAL);
+	/* Past the secure processor (a stand-in that opens), to the KVM checks. */
+	assert_int_equal(psp_kvm_probe("/dev/null", "/etc/hostname", msg, sizeof(msg)), -ENODEV);
+	assert_non_null(strstr(msg, "not a KVM device"));
+	assert_int_equal(psp_kvm_probe("/dev/null", "/nonexistent", msg, sizeof(msg)), -ENOENT);
+	ret = psp_kvm_probe("/dev/null", "/dev/kvm", msg, sizeof(msg));
+	if (access("/dev/kvm", R_OK | W_OK) == 0 && access("/sys/module/kvm_amd", F_OK) != 0) {
+		/* Not AMD: KVM has no SEV VM type and no SEV command handler. */
+		assert_int_equal(ret, -ENOTSUP);
+		assert_non_null(strstr(msg, "KVM has no SEV support"));
+	}
 }
 
 static void test_psp_names(void **state)
