@@ -243,12 +243,15 @@ struct psp {
 };
 
 /*
- * Software backend. A zero psp_soft_opts draws every key and nonce from
- * the OS (RAND_bytes). seeded = 1 derives all of them from seed instead
- * (for --sched=serial --seed S runs: same seed, same keys, same packets):
- * a counter-mode HMAC-SHA-256 stream keyed by HMAC-SHA-256(key = seed u64
- * LE, "mini-vmm psp seed"), with `instance` in every block so that the
- * source (0) and the destination (1) of one run get different keys.
+ * Software backend. A NULL or zero psp_soft_opts draws every key and nonce
+ * from the OS (RAND_bytes). seeded = 1 derives all of them from seed
+ * instead (for --sched=serial --seed S runs: same seed, same keys, same
+ * blobs and packets): stream key = HMAC-SHA-256(key = seed u64 LE,
+ * "mini-vmm psp seed"); draw k = psp_kdf(stream key, "mini-vmm psp rng",
+ * instance u32 LE || k u64 LE). Source (instance 0) and destination
+ * (instance 1) of one run so get different VEKs and PDH keys. Only
+ * creation and the commands draw (the host view never does), so the
+ * stream follows the command sequence.
  */
 struct psp_soft_opts {
 	int seeded;
