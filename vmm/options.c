@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "psp.h"
 #include "util.h"
 
 void opts_usage(FILE *f)
@@ -221,10 +222,15 @@ enum opts_result opts_parse(int argc, char **argv, struct vm_opts *o, FILE *out,
 		case OPT_SEV:
 			if (!optarg || !strcmp(optarg, "emulated"))
 				o->sev = true;
-			else if (!strcmp(optarg, "hw"))
-				BAD("--sev=hw: the hardware SEV backend (/dev/sev, "
-				    "KVM_MEMORY_ENCRYPT_OP) is not implemented; use --sev");
-			else
+			else if (!strcmp(optarg, "hw")) {
+				/* Say what this host lacks, too (vmm/psp_kvm.c). */
+				char why[160];
+
+				psp_kvm_probe("/dev/sev", o->kvm_path, why, sizeof(why));
+				BAD("--sev=hw: the hardware SEV backend is not implemented; "
+				    "this host: %s; use --sev",
+				    why);
+			} else
 				BAD("--sev=%s: want 'emulated' or 'hw'", optarg);
 			break;
 		case OPT_CBIT:
