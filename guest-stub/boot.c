@@ -35,6 +35,24 @@ bool in_memmap(uint64_t gpa, uint64_t len)
 	return false;
 }
 
+bool memmap_covers(uint64_t gpa, uint64_t len)
+{
+	const struct hvm_memmap_table_entry *mm = (const void *)boot.si->memmap_paddr;
+	uint64_t at = gpa;
+
+	while (at < gpa + len) {
+		uint32_t i;
+
+		for (i = 0; i < boot.si->memmap_entries; i++)
+			if (at >= mm[i].addr && at < mm[i].addr + mm[i].size)
+				break;
+		if (i == boot.si->memmap_entries)
+			return false;
+		at = mm[i].addr + mm[i].size;
+	}
+	return true;
+}
+
 void boot_parse(uint64_t start_info)
 {
 	const struct hvm_memmap_table_entry *mm;

@@ -132,6 +132,8 @@ void fw_cpuid(uint32_t leaf, uint32_t sub, uint32_t *a, uint32_t *b, uint32_t *c
 bool is_ram(uint64_t gpa, uint64_t len);
 /* Does [gpa, gpa+len) touch any memory-map entry (any type)? */
 bool in_memmap(uint64_t gpa, uint64_t len);
+/* Is every byte of [gpa, gpa+len) described by some memory-map entry? */
+bool memmap_covers(uint64_t gpa, uint64_t len);
 
 /* ---- cmdline.c ---- */
 /* Every word a known key with a valid value, else a guest ABORT naming it. */

@@ -146,25 +146,29 @@ void kexec_ap_main(uint64_t cpu)
 		__asm__ volatile("hlt");
 }
 
+/* cpu_up(): CPU_ON, and under reboot=linux wait until the AP is online. */
+void start_ap(uint32_t cpu)
+{
+	uint64_t sp = AP_STACKS_GPA + (cpu + 1) * AP_STACK_SIZE;
+	int64_t r;
+
+	GUEST_ASSERT(sp <= 0x90000);
+	ap_requests[cpu] = 0;
+	/* A CPU stopped by the previous kernel may still be on its way to PARK. */
+	while ((r = (int64_t)ucall(UCALL_CPU_ON, 5, (uint64_t)cpu, (uint64_t)ap_entry, sp,
+				   (uint64_t)cpu, mm_cr3())) == -16 /* EBUSY */)
+		guest_yield();
+	GUEST_ASSERT_EQ(r, 0);
+	while (irq_model && !ap_online(cpu))
+		guest_yield();
+}
+
 static void start_aps(void)
 {
 	aps_running = boot.nr_cpus - 1;
 	cpus_up = boot.nr_cpus;
-	for (uint32_t cpu = 1; cpu < boot.nr_cpus; cpu++) {
-		uint64_t sp = AP_STACKS_GPA + (cpu + 1) * AP_STACK_SIZE;
-		int64_t r;
-
-		GUEST_ASSERT(sp <= 0x90000);
-		ap_requests[cpu] = 0;
-		/* A CPU stopped by the previous kernel may still be on its way to PARK. */
-		while ((r = (int64_t)ucall(UCALL_CPU_ON, 5, (uint64_t)cpu, (uint64_t)ap_entry, sp,
-					   (uint64_t)cpu, mm_cr3())) == -16 /* EBUSY */)
-			guest_yield();
-		GUEST_ASSERT_EQ(r, 0);
-		/* cpu_up() returns once the AP is online. */
-		while (irq_model && !ap_online(cpu))
-			guest_yield();
-	}
+	for (uint32_t cpu = 1; cpu < boot.nr_cpus; cpu++)
+		start_ap(cpu);
 }
 
 static void stop_other_cpus(void)
@@ -390,4 +394,69 @@ void scenario_kexec(void)
 		enc_kexec_finish();
 	guest_sync(SYNC_RESET_DONE, boot.generation, 0);
 	kexec_jump(cycles_left - 1);
+}
+
+/*
+ * A kernel's boot under reboot=linux for the CPU offline and suspend
+ * scenarios: the device probed, upstream's early reset, the boot shares,
+ * READY (kvm_init_platform), the APs up and working.
+ */
+static void linux_boot_and_work(void)
+{
+	strategy = parse_strategy();
+	parse_reboot_options();
+	GUEST_ASSERT(irq_model && reboot_path_sel == PATH_KEXEC);
+	io_per_cycle = cmdline_u64("io", 2);
+	GUEST_ASSERT(sev_active);
+	GUEST_ASSERT(boot.nr_cpus >= 2);
+	device_probe();
+	guest_sync(SYNC_BOOT, boot.generation, SYNC_BOOT_DEVICE_DRIVER);
+	if (strategy == STRAT_UPSTREAM)
+		reset_all_ram();
+	kexec_share_boot_pages();
+	migration_ready(true);
+	guest_sync(SYNC_READY, boot.generation, 0);
+	start_aps();
+	let_device_work();
+}
+
+/*
+ * scenario=hotplug: take AP 1 down as cpuhp does (kvm_cpu_down_prepare on
+ * the dying CPU: kvm_guest_cpu_offline, MIGRATION_CONTROL = 0), go on
+ * working, bring it back (kvm_cpu_online: no READY, unless
+ * fix=ready-on-online), go on working.
+ */
+void scenario_hotplug(void)
+{
+	linux_boot_and_work();
+	cpu_offline(1);
+	printf("hotplug: cpu 1 offline\n");
+	device_reset_requests_done();
+	let_device_work();
+	start_ap(1);
+	printf("hotplug: cpu 1 online again\n");
+	device_reset_requests_done();
+	let_device_work();
+	linux_stop_aps();
+}
+
+/*
+ * scenario=suspend (S3): freeze_secondary_cpus takes every AP down
+ * (kvm_cpu_down_prepare each), syscore_suspend runs kvm_suspend on the
+ * boot CPU, then kvm_resume and the APs come back (kvm_cpu_online).
+ */
+void scenario_suspend(void)
+{
+	linux_boot_and_work();
+	for (uint32_t cpu = 1; cpu < boot.nr_cpus; cpu++)
+		cpu_offline(cpu);
+	kvm_suspend();
+	printf("suspend: S3, %u cpu(s) down\n", boot.nr_cpus - 1);
+	kvm_resume();
+	for (uint32_t cpu = 1; cpu < boot.nr_cpus; cpu++)
+		start_ap(cpu);
+	printf("suspend: resumed\n");
+	device_reset_requests_done();
+	let_device_work();
+	linux_stop_aps();
 }

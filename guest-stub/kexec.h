@@ -62,6 +62,8 @@ void cpu_offline(uint32_t cpu);
 void cpu_online_report(uint32_t cpu);
 void kvm_suspend(void);
 void kvm_resume(void);
+void start_ap(uint32_t cpu);
+void device_reset_requests_done(void);
 void scenario_hotplug(void);
 void scenario_suspend(void);
 

@@ -75,12 +75,25 @@ void mm_init(void)
 		if (!(l3[i3] & PTE_P))
 			l3[i3] = alloc_table() | PTE_TABLE;
 		l2 = table(l3[i3]);
-		/* Private by default: the C-bit on every 2 MiB that holds RAM. */
-		l2[(va >> 21) & 511] =
-			va | PTE_TABLE | PTE_PS |
-			(is_ram(va, PAGE_SIZE) || is_ram(va + SZ_2M - PAGE_SIZE, PAGE_SIZE)
-				 ? cbit_mask
-				 : 0);
+		if (memmap_covers(va, SZ_2M)) {
+			/* Private by default: the C-bit on every 2 MiB that holds RAM. */
+			l2[(va >> 21) & 511] = va | PTE_TABLE | PTE_PS |
+					       (is_ram(va, PAGE_SIZE) ||
+							is_ram(va + SZ_2M - PAGE_SIZE, PAGE_SIZE)
+						? cbit_mask
+						: 0);
+		} else {
+			/* Partly described (a kdump map): 4 KiB pages, the described ones. */
+			uint64_t *pt = (uint64_t *)alloc_table();
+
+			for (uint64_t i = 0; i < 512; i++) {
+				uint64_t pa = va + i * PAGE_SIZE;
+
+				if (in_memmap(pa, PAGE_SIZE))
+					pt[i] = pa | PTE_TABLE | (is_ram(pa, PAGE_SIZE) ? cbit_mask : 0);
+			}
+			l2[(va >> 21) & 511] = (uint64_t)pt | PTE_TABLE;
+		}
 	}
 	/*
 	 * What the firmware shared (its window and the ucall pages, our

@@ -43,6 +43,7 @@ struct cpu {
 	volatile uint32_t online;
 	uint32_t in_irq;
 	uint32_t irqs_off; /* local_irq_disable(): only an NMI gets through */
+	uint32_t was_offlined; /* taken down by cpu_offline (hotplug, suspend) */
 	enum guest_where where;
 	uint32_t work_head, work_tail;
 	struct work work[WORK_SLOTS];
@@ -326,6 +327,11 @@ uint64_t device_requests_done(void)
 	return requests_done;
 }
 
+void device_reset_requests_done(void)
+{
+	requests_done = 0;
+}
+
 bool ap_online(uint32_t cpu)
 {
 	return cpus[cpu].online;
@@ -350,7 +356,17 @@ static void wait_round(void)
 /* An AP's life under reboot=linux: take interrupts, run the queued work. */
 void __attribute__((noreturn)) linux_ap_main(uint32_t cpu)
 {
-	cpus[cpu].online = 1;
+	struct cpu *c = &cpus[cpu];
+
+	/* A CPU that comes back starts afresh (it died inside the IPI). */
+	c->in_irq = c->irqs_off = 0;
+	c->ipi = c->nmi = 0;
+	c->work_tail = c->work_head;
+	c->where = WHERE_IDLE;
+	/* cpuhp: kvm_cpu_online runs on the CPU coming back up. */
+	if (c->was_offlined)
+		cpu_online_report(cpu);
+	c->online = 1;
 	for (;;) {
 		irq_point(WHERE_IDLE);
 		if (!run_work())
@@ -564,6 +580,7 @@ static void cpu_down_ipi(uint32_t cpu)
 	if (cpu == 0)
 		return;
 	down_fn(cpu);
+	cpus[cpu].was_offlined = 1;
 	/* The CPU is dead to the kernel from here: it parks. */
 	__atomic_store_n(&cpus[cpu].online, 0, __ATOMIC_SEQ_CST);
 	__atomic_sub_fetch(&call_pending, 1, __ATOMIC_SEQ_CST);
