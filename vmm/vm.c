@@ -628,9 +628,8 @@ int vm_create(struct vm *vm, const struct vm_opts *opts)
 	/* msr.rst: a guest with encrypted memory starts not migratable. */
 	vm->mig.last_change_ns = now_ns();
 	vm->mig.windows = opts->sev ? 1 : 0;
-	sched_init(vm);
 	device_init(&vm->device, opts->seed, opts->device_ppm);
-	return 0;
+	return sched_init(vm) < 0 ? EXIT_USAGE : 0;
 }
 
 static void watchdog(struct vm *vm, uint64_t *last_exits, uint64_t *stuck_ticks)
@@ -740,6 +739,7 @@ int vm_run(struct vm *vm)
 			 "guest finished, but %" PRIu64 " of %" PRIu64 " bitmap checks failed",
 			 vm->checks_failed, vm->checks_run);
 	}
+	sched_finish(vm);
 	pthread_mutex_lock(&vm->lock);
 	if (vm->opts.sev) {
 		check_snapshot_locked(vm, NULL, "exit");
@@ -771,6 +771,7 @@ void vm_destroy(struct vm *vm)
 	kvm_sys_close(&vm->sys);
 	mem_free(&vm->mem);
 	encmap_destroy(&vm->encmap);
+	sched_destroy(vm);
 	evlog_close(&vm->log);
 	free(vm->cpuid);
 	free(vm->elf_buf);
