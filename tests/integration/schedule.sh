@@ -130,4 +130,27 @@ cmp -s "$TMP/shrunk1.sched" "$TMP/shrunk2.sched" &&
 	pass "race-shrink gives the same result twice" || fail "race-shrink is not deterministic"
 run "${BASE[@]}" --schedule "$TMP/shrunk1.sched" --log "$TMP/sh.jsonl" "$GUEST"
 expect_rc 1 "replay of the shrunk schedule" && pass "the shrunk schedule replays (exit 1)"
+
+# 6. The committed schedule of the nested kvm_amd list (tests/nested/tests.list
+# replay_v12_shrunk) replays here with the list's own command and verdict.
+entry=$(grep '^replay_v12_shrunk ' "$SRC/tests/nested/tests.list")
+committed=$SRC/tests/nested/v12-seed1.sched
+if [ -z "$entry" ]; then
+	fail "tests/nested/tests.list has no replay_v12_shrunk entry"
+elif [ "$(sed -n 's/^elf-sha256 //p' "$committed")" != "$(sha256sum "$GUEST" | cut -d' ' -f1)" ]; then
+	if grep -q '^MINIVMM_SANITIZE:BOOL=ON' "${BUILD:-.}/CMakeCache.txt" 2>/dev/null; then
+		pass "committed schedule: skipped, a sanitizer build's guest is another ELF"
+	else
+		fail "$committed is for another guest.elf: regenerate it with
+    scripts/race-shrink --out tests/nested/v12-seed1.sched --sev --check -c 2 --sched=serial --seed 1 --cmdline '$V12' build/guest-stub/guest.elf
+  (and the worked example in docs/schedule.md)"
+	fi
+else
+	eval "set -- ${entry#*mvm-run.sh}"
+	want=$(echo "$entry" | awk '{print $2}')
+	shift # the transport
+	(cd "$SRC/tests/nested" && "$VMM" "$@" "$GUEST" >"$TMP/out" 2>"$TMP/err")
+	RC=$?
+	expect_rc "$want" "replay_v12_shrunk here" && pass "the nested list's committed schedule replays here (exit $RC)"
+fi
 finish
