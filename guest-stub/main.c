@@ -187,9 +187,14 @@ struct scenario {
 };
 
 static const struct scenario scenarios[] = {
-	{"hello", scenario_hello},	     {"sev", scenario_sev},   {"script", scenario_script},
-	{"fault", scenario_fault},	     {"spin", scenario_spin}, {"kexec", scenario_kexec},
-	{"bench-exit", scenario_bench_exit}, {"hotplug", scenario_hotplug},
+	{"hello", scenario_hello},
+	{"sev", scenario_sev},
+	{"script", scenario_script},
+	{"fault", scenario_fault},
+	{"spin", scenario_spin},
+	{"kexec", scenario_kexec},
+	{"bench-exit", scenario_bench_exit},
+	{"hotplug", scenario_hotplug},
 	{"suspend", scenario_suspend},
 };
 
