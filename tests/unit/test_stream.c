@@ -1347,6 +1347,246 @@ static void test_stream_config_errors(void **state)
 	}
 }
 
+/* ---- sweeps: every byte flipped, every section boundary cut ---- */
+
+/* Section start offsets of a valid stream (and its length last). */
+static unsigned boundaries(const uint8_t *buf, size_t len, uint64_t *out, unsigned max)
+{
+	uint64_t off = sizeof(struct mvs_header);
+	unsigned n = 0;
+
+	while (off < len && n < max - 1) {
+		struct mvs_section h;
+
+		out[n++] = off;
+		memcpy(&h, buf + off, sizeof(h));
+		off += sizeof(h) + h.length + MVS_TRAILER_SIZE;
+	}
+	assert_int_equal(off, len);
+	out[n++] = len;
+	return n;
+}
+
+/*
+ * Flip one bit of byte i: the stream must be refused, never accepted, and
+ * the error must point at or before the flip, inside the section that
+ * holds it (a CRC mismatch is reported at the start of its section).
+ */
+static void flip_and_check(uint8_t *buf, size_t len, size_t i, const uint64_t *bounds, unsigned nb)
+{
+	struct stream_error err = {.section = ""};
+	uint64_t start = 0;
+	uint8_t bit = (uint8_t)(1u << (i % 8));
+	int e;
+
+	for (unsigned k = 0; k < nb && bounds[k] <= i; k++)
+		start = bounds[k];
+	buf[i] ^= bit;
+	e = read_all(buf, len, &err, NULL);
+	buf[i] ^= bit;
+	if (e >= 0 || err.offset > i || err.offset < start || !strstr(err.msg, "at offset"))
+		fail_msg("flip of bit %u at byte %zu: %d, offset %" PRIu64 " (section from %" PRIu64
+			 "): %s",
+			 i % 8, i, e, err.offset, start, err.msg);
+}
+
+static void test_stream_byte_flip_sweep(void **state)
+{
+	struct stream_mem m, big = {0};
+	uint64_t bounds[64];
+	unsigned nb;
+	size_t n = 0;
+
+	/* Every byte of the small stream. */
+	assemble(base, P_COUNT, &m);
+	nb = boundaries(m.buf, m.len, bounds, ARRAY_SIZE(bounds));
+	for (size_t i = 0; i < m.len; i++, n++)
+		flip_and_check(m.buf, m.len, i, bounds, nb);
+	print_message("byte flips: every one of %zu bytes of a %u-section stream refused\n", m.len,
+		      nb - 1);
+	free(m.buf);
+
+	/* 2000 spread offsets of the complete stream, and both ends of every section. */
+	write_full(&big, true);
+	nb = boundaries(big.buf, big.len, bounds, ARRAY_SIZE(bounds));
+	rng = 7;
+	for (unsigned k = 0; k < 2000; k++)
+		flip_and_check(big.buf, big.len, rnd() % big.len, bounds, nb);
+	for (unsigned k = 0; k + 1 < nb; k++) {
+		for (unsigned d = 0; d < 28; d++)
+			flip_and_check(big.buf, big.len, bounds[k] + d, bounds, nb);
+		flip_and_check(big.buf, big.len, bounds[k + 1] - 1, bounds, nb);
+	}
+	for (unsigned d = 0; d < sizeof(struct mvs_header); d++)
+		flip_and_check(big.buf, big.len, d, bounds, nb);
+	print_message("byte flips: 2000 random offsets and %u section ends of a %zu-byte stream "
+		      "refused\n",
+		      nb - 1, big.len);
+	free(big.buf);
+}
+
+static void test_stream_truncation_sweep(void **state)
+{
+	struct stream_mem big = {0};
+	uint64_t bounds[64];
+	unsigned nb;
+
+	write_full(&big, true);
+	nb = boundaries(big.buf, big.len, bounds, ARRAY_SIZE(bounds));
+	for (unsigned k = 0; k < nb; k++) {
+		uint64_t cuts[] = {bounds[k], bounds[k] - 1, bounds[k] + 1};
+
+		for (unsigned c = 0; c < ARRAY_SIZE(cuts); c++) {
+			struct stream_error err = {.section = ""};
+			int e;
+
+			if (cuts[c] >= big.len)
+				continue;
+			e = read_all(big.buf, cuts[c], &err, NULL);
+			if (e != -ENODATA || !strstr(err.msg, "truncated in "))
+				fail_msg("cut at %" PRIu64 ": %d %s", cuts[c], e, err.msg);
+		}
+	}
+	/* Every byte after END, one at a time, and a whole section after it. */
+	{
+		uint8_t *longer = malloc(big.len + 24);
+		struct stream_error err = {.section = ""};
+
+		memcpy(longer, big.buf, big.len);
+		memset(longer + big.len, 0, 24);
+		assert_int_equal(read_all(longer, big.len + 1, &err, NULL), -EPROTO);
+		assert_non_null(strstr(err.msg, "stray bytes after END at offset"));
+		assert_int_equal(err.offset, big.len);
+		free(longer);
+	}
+	assert_int_equal(read_all(big.buf, big.len, NULL, NULL), 0);
+	free(big.buf);
+}
+
+/* ---- the API's own errors ---- */
+
+static int failing_sink(void *ctx, const void *buf, size_t len)
+{
+	unsigned *left = ctx;
+
+	return (*left)-- ? 0 : -EPIPE;
+}
+
+static int failing_source(void *ctx, void *buf, size_t len)
+{
+	return -EIO;
+}
+
+static void test_stream_api_errors(void **state)
+{
+	struct stream_mem m = {0};
+	struct stream_writer w;
+	struct stream_reader r;
+	struct stream_section sec;
+	unsigned left = 3;
+	uint8_t page[MVS_PAGE_SIZE] = {0};
+
+	/* Calls in the wrong place are refused and name what the stream expects. */
+	assert_int_equal(stream_writer_init(&w, stream_mem_write, &m), 0);
+	assert_int_equal(stream_write_config(&w, &base_cfg), -EPROTO);
+	assert_non_null(strstr(w.st.err.msg, "the stream expects the stream header"));
+	stream_writer_destroy(&w);
+	assert_int_equal(stream_writer_init(&w, stream_mem_write, &m), 0);
+	assert_int_equal(stream_write_header(&w), 0);
+	assert_int_equal(stream_write_config(&w, &base_cfg), 0);
+	assert_int_equal(stream_write_page(&w, 0x1000, MVS_PAGE_SHARED_PLAIN, NULL, page), -EPROTO);
+	assert_non_null(strstr(w.st.err.msg, "page outside stream_begin_pages"));
+	stream_writer_destroy(&w);
+	free(m.buf);
+
+	/* The writer refuses a page the reader would refuse, before sending it. */
+	m = (struct stream_mem){0};
+	assert_int_equal(stream_writer_init(&w, stream_mem_write, &m), 0);
+	assert_int_equal(stream_write_header(&w), 0);
+	assert_int_equal(stream_write_config(&w, &base_cfg), 0);
+	assert_int_equal(stream_write_session(&w, &base_sess), 0);
+	assert_int_equal(stream_begin_pages(&w), 0);
+	assert_int_equal(stream_write_page(&w, 0x2000, MVS_PAGE_SHARED_PLAIN, NULL, page), 0);
+	assert_int_equal(stream_write_page(&w, 0x1000, MVS_PAGE_SHARED_PLAIN, NULL, page), 0);
+	assert_int_equal(stream_end_pages(&w), -EINVAL);
+	assert_non_null(
+		strstr(w.st.err.msg, "section RAM #0 at offset 4992: page 0x1000 not above"));
+	assert_int_equal(m.len, 24 + 564 + 268);
+	stream_writer_destroy(&w);
+	free(m.buf);
+
+	/* A sink error is passed through, named. */
+	assert_int_equal(stream_writer_init(&w, failing_sink, &left), 0);
+	assert_int_equal(stream_write_header(&w), 0);
+	assert_int_equal(stream_write_config(&w, &base_cfg), -EPIPE);
+	assert_non_null(strstr(w.st.err.msg, "write of 4 bytes at offset 24 failed"));
+	stream_writer_destroy(&w);
+
+	/* A source error is not a truncation. */
+	stream_reader_init(&r, failing_source, NULL);
+	assert_int_equal(stream_read_header(&r), -EIO);
+	assert_non_null(strstr(r.st.err.msg, "read error in stream header at offset 0"));
+	assert_int_equal(stream_read_section(&r, &sec), -EIO); /* sticky */
+	stream_reader_destroy(&r);
+}
+
+/*
+ * STREAM_SEED_DIR=DIR writes the fuzzer's seeds there (fuzz/corpus/stream):
+ * the small SEV stream above, and a minimal one without SEV (1 vCPU, one
+ * zero page, no bitmap).
+ */
+static void write_file(const char *dir, const char *name, const void *buf, size_t len)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(buf, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void test_stream_seeds(void **state)
+{
+	const char *dir = getenv("STREAM_SEED_DIR");
+	struct stream_mem m = {0};
+	struct stream_writer w;
+	struct stream_vcpu *v = malloc(sizeof(*v));
+	struct stream_vmstate vms;
+	struct mvs_config c = base_cfg;
+
+	/* Built every run, so the seeds stay valid streams of this version. */
+	c.flags = 0;
+	c.nr_cpus = 1;
+	c.inject[0].vcpu = -1;
+	rng = 5;
+	make_vcpu(v, 0);
+	make_vmstate(&vms);
+	vms.s.nr_sched_words = 1;
+	vms.s.device_len = 3;
+	assert_int_equal(stream_writer_init(&w, stream_mem_write, &m), 0);
+	assert_int_equal(stream_write_header(&w), 0);
+	assert_int_equal(stream_write_config(&w, &c), 0);
+	assert_int_equal(stream_begin_pages(&w), 0);
+	assert_int_equal(stream_write_page(&w, 0x7000, MVS_PAGE_ZERO, NULL, NULL), 0);
+	assert_int_equal(stream_end_pages(&w), 0);
+	assert_int_equal(stream_write_round(&w, MVS_ROUND_FINAL), 0);
+	assert_int_equal(stream_write_vcpu(&w, v), 0);
+	assert_int_equal(stream_write_vmstate(&w, &vms), 0);
+	assert_int_equal(stream_write_end(&w), 0);
+	stream_writer_destroy(&w);
+	assert_int_equal(read_all(m.buf, m.len, NULL, NULL), 0);
+	if (dir)
+		write_file(dir, "plain-1cpu", m.buf, m.len);
+	free(m.buf);
+	free(v);
+	assemble(base, P_COUNT, &m);
+	if (dir)
+		write_file(dir, "sev-2cpu", m.buf, m.len);
+	free(m.buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1363,6 +1603,10 @@ int main(void)
 		cmocka_unit_test(test_stream_vcpu_errors),
 		cmocka_unit_test(test_stream_vmstate_session_errors),
 		cmocka_unit_test(test_stream_config_errors),
+		cmocka_unit_test(test_stream_byte_flip_sweep),
+		cmocka_unit_test(test_stream_truncation_sweep),
+		cmocka_unit_test(test_stream_api_errors),
+		cmocka_unit_test(test_stream_seeds),
 	};
 
 	return cmocka_run_group_tests(tests, setup_base, teardown_base);
