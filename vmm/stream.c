@@ -1103,16 +1103,24 @@ int stream_write_page(struct stream_writer *w, uint64_t gpa, enum mvs_page_kind 
 	return 0;
 }
 
-int stream_end_pages(struct stream_writer *w)
+/* End a batch or a bitmap: send what is pending, close. */
+static int w_close(struct stream_writer *w, bool *open, int (*flush)(struct stream_writer *),
+		   const char *misuse)
 {
 	if (w->failed)
 		return w->failed;
-	if (!w->batch_open)
-		return w_misuse(w, "stream_end_pages without stream_begin_pages");
-	if (batch_flush(w))
+	if (!*open)
+		return w_misuse(w, misuse);
+	if (flush(w))
 		return w->failed;
-	w->batch_open = false;
+	*open = false;
 	return 0;
+}
+
+int stream_end_pages(struct stream_writer *w)
+{
+	return w_close(w, &w->batch_open, batch_flush,
+		       "stream_end_pages without stream_begin_pages");
 }
 
 int stream_write_round(struct stream_writer *w, uint32_t flags)
@@ -1168,14 +1176,8 @@ int stream_write_bitmap_run(struct stream_writer *w, const struct encmap_prov_ru
 
 int stream_end_bitmap(struct stream_writer *w)
 {
-	if (w->failed)
-		return w->failed;
-	if (!w->bitmap_open)
-		return w_misuse(w, "stream_end_bitmap without stream_begin_bitmap");
-	if (bitmap_flush(w))
-		return w->failed;
-	w->bitmap_open = false;
-	return 0;
+	return w_close(w, &w->bitmap_open, bitmap_flush,
+		       "stream_end_bitmap without stream_begin_bitmap");
 }
 
 /* -- vCPU and VM state -- */
