@@ -1522,6 +1522,33 @@ static void test_stream_api_errors(void **state)
 	assert_non_null(strstr(w.st.err.msg, "write of 4 bytes at offset 24 failed"));
 	stream_writer_destroy(&w);
 
+	/*
+	 * A header declaring 2^40 payload bytes: refused from the header alone,
+	 * before a payload byte is read or a buffer allocated for it.
+	 */
+	{
+		struct stream_mem src;
+		struct mvs_section h = {.type = MVS_SEC_RAM, .length = 1ull << 40, .seq = 2};
+		uint64_t at;
+
+		assemble(base, P_RAM0, &m);
+		at = m.len;
+		h.hcrc = crc32c(0, &h, offsetof(struct mvs_section, hcrc));
+		assert_int_equal(stream_mem_write(&m, &h, sizeof(h)), 0);
+		assert_int_equal(stream_mem_write(&m, page, sizeof(page)), 0);
+		src = (struct stream_mem){.buf = m.buf, .len = m.len};
+		stream_reader_init(&r, stream_mem_read, &src);
+		assert_int_equal(stream_read_header(&r), 0);
+		assert_int_equal(stream_read_section(&r, &sec), 0);
+		assert_int_equal(stream_read_section(&r, &sec), 0);
+		assert_int_equal(stream_read_section(&r, &sec), -EMSGSIZE);
+		assert_int_equal(src.pos, at + sizeof(h));
+		assert_true(r.cap < (1u << 20));
+		assert_non_null(strstr(r.st.err.msg, "length 1099511627776 not in 16..2131968"));
+		stream_reader_destroy(&r);
+		free(m.buf);
+	}
+
 	/* A source error is not a truncation. */
 	stream_reader_init(&r, failing_source, NULL);
 	assert_int_equal(stream_read_header(&r), -EIO);
