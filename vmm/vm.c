@@ -137,7 +137,8 @@ static int write_boot_info(struct vm *vm)
 		.version = MINIVMM_PARAMS_VERSION,
 		.flags = (vm->opts.sev ? MINIVMM_FLAG_SEV : 0) |
 			 (vm->opts.sched == SCHED_SERIAL ? MINIVMM_FLAG_SERIAL : 0) |
-			 (vm->cpuid_agrees ? MINIVMM_FLAG_CPUID_AGREES : 0),
+			 (vm->cpuid_agrees ? MINIVMM_FLAG_CPUID_AGREES : 0) |
+			 (vm->opts.device_ppm ? MINIVMM_FLAG_DEVICE : 0),
 		.transport = vm->opts.sev ? vm->transport : HC_TRANSPORT_NONE,
 		.nr_cpus = vm->nr_vcpus,
 		.cbit = vm->opts.sev ? vm->opts.cbit : 0,

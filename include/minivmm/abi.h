@@ -166,6 +166,8 @@ enum minivmm_transport {
  * checks that they agree.
  */
 #define MINIVMM_FLAG_CPUID_AGREES (1u << 2)
+/* The bounce-buffer device exists (--device-rate above 0). */
+#define MINIVMM_FLAG_DEVICE (1u << 3)
 
 struct minivmm_params {
 	uint32_t magic;
