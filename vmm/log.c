@@ -18,9 +18,18 @@
 #define RING_BUFS  4
 #define RING_BUFSZ (1u << 20)
 
+/* Hot-path lines in flight: more than vCPU threads can have formatted. */
+#define EVLOG_SLOTS 256
+
+struct evlog_slot {
+	uint64_t seq; /* the event whose line this is, once ready (atomic) */
+	size_t len;
+	char line[EVLOG_LINE_MAX];
+};
+
 /*
  * A log file's ring. Lines are appended to data[fill] by whoever holds
- * the turn (see wait_turn); a full buffer is queued, and the writer thread
+ * the drain flag (see drain_some); a full buffer is queued, and the writer thread
  * writes queued buffers in order. lock guards head/nqueued/closing only
  * and is never held across write(2).
  */
@@ -196,7 +205,8 @@ err_data:
 	return err;
 }
 
-static void wait_turn(const struct evlog *log, uint64_t seq);
+static void turn_take(struct evlog *log, uint64_t seq);
+static void turn_give(struct evlog *log, uint64_t seq);
 
 int evlog_open(struct evlog *log, const char *path)
 {
@@ -215,44 +225,61 @@ int evlog_open(struct evlog *log, const char *path)
 		 */
 		static char stdout_buf[EVLOG_BUFSZ];
 
+		log->slots = calloc(EVLOG_SLOTS, sizeof(*log->slots));
+		if (!log->slots)
+			return -ENOMEM;
 		log->f = stdout;
 		setvbuf(log->f, stdout_buf, _IOFBF, sizeof(stdout_buf));
 		return 0;
 	}
+	log->slots = calloc(EVLOG_SLOTS, sizeof(*log->slots));
+	if (!log->slots)
+		return -ENOMEM;
 	err = ring_open(&log->ring, path);
 	if (err)
-		return err;
+		goto err_slots;
 	log->f = fopencookie(log->ring, "w", ring_io);
 	if (!log->f) {
-		ring_close(log->ring);
-		log->ring = NULL;
-		return -ENOMEM;
+		err = -ENOMEM;
+		goto err_ring;
 	}
 	log->own = true;
 	return 0;
+err_ring:
+	ring_close(log->ring);
+	log->ring = NULL;
+err_slots:
+	free(log->slots);
+	log->slots = NULL;
+	return err;
 }
 
 void evlog_flush(struct evlog *log)
 {
 	if (!log->f)
 		return;
-	wait_turn(log, log->seq + 1);
+	/* As an event after every one handed out so far, that writes nothing. */
+	turn_take(log, log->seq + 1);
 	fflush(log->f);
 	if (log->ring)
 		ring_drain(log->ring);
+	turn_give(log, log->seq);
 }
 
 void evlog_close(struct evlog *log)
 {
 	if (log->f) {
+		turn_take(log, log->seq + 1);
 		fflush(log->f);
 		if (log->own)
 			fclose(log->f); /* into the ring, before it goes */
 	}
 	if (log->ring)
 		ring_close(log->ring);
+	free(log->slots);
 	log->f = NULL;
 	log->ring = NULL;
+	log->slots = NULL;
 }
 
 /* JSON escape of one byte into out (at most 6 bytes); returns the length. */
@@ -361,21 +388,98 @@ static void put_key(FILE *f, const char *key)
 }
 
 /*
- * Turns: the line of event seq is written after every earlier one.
- * A holder of the VM lock waits only for hot-path events that were
- * handed out before it and are being formatted right now (no lock held),
- * a few hundred ns; on two cores the other thread may be preempted, so
- * the wait yields after a short spin.
+ * Ordered merge. Hot-path events leave their line in slot seq %
+ * EVLOG_SLOTS; whoever holds the drain flag appends ready slots to the
+ * sink in seq order and advances written. A thread whose predecessor is
+ * still formatting (or preempted) does not wait: the predecessor drains
+ * both when it is done. stdio events (evlog_begin ... evlog_end) hold the
+ * drain flag for the whole event, after every earlier event is written.
  */
-static void wait_turn(const struct evlog *log, uint64_t seq)
+static void sink_append(struct evlog *log, const char *p, size_t len)
 {
-	for (unsigned int spins = 0; __atomic_load_n(&log->written, __ATOMIC_ACQUIRE) != seq - 1;
-	     spins++) {
-		if (spins < 1000)
-			__builtin_ia32_pause();
-		else
-			sched_yield();
+	if (log->ring)
+		ring_append(log->ring, p, len);
+	else
+		fwrite_unlocked(p, 1, len, log->f);
+}
+
+static bool drain_try_acquire(struct evlog *log)
+{
+	int idle = 0;
+
+	return __atomic_compare_exchange_n(&log->draining, &idle, 1, false, __ATOMIC_SEQ_CST,
+					   __ATOMIC_RELAXED);
+}
+
+/* Drain flag held: append every ready slot that is next in order. */
+static void drain_ready(struct evlog *log)
+{
+	for (;;) {
+		uint64_t next = log->written + 1;
+		struct evlog_slot *s = &log->slots[next % EVLOG_SLOTS];
+
+		if (__atomic_load_n(&s->seq, __ATOMIC_ACQUIRE) != next)
+			return;
+		sink_append(log, s->line, s->len);
+		__atomic_store_n(&log->written, next, __ATOMIC_RELEASE);
 	}
+}
+
+static bool next_ready(struct evlog *log)
+{
+	uint64_t next = __atomic_load_n(&log->written, __ATOMIC_SEQ_CST) + 1;
+
+	return __atomic_load_n(&log->slots[next % EVLOG_SLOTS].seq, __ATOMIC_SEQ_CST) == next;
+}
+
+/*
+ * Drain unless another thread is draining. A slot made ready while the
+ * holder was releasing the flag is seen by the holder's re-check or by
+ * its producer's own attempt (both sides use seq_cst).
+ */
+static void drain_some(struct evlog *log)
+{
+	while (drain_try_acquire(log)) {
+		drain_ready(log);
+		__atomic_store_n(&log->draining, 0, __ATOMIC_SEQ_CST);
+		if (!next_ready(log))
+			return;
+	}
+}
+
+/* Spin briefly, then yield: on two cores the thread waited for may be preempted. */
+static void backoff(unsigned int *spins)
+{
+	if ((*spins)++ < 64)
+		__builtin_ia32_pause();
+	else
+		sched_yield();
+}
+
+/*
+ * The drain flag, held, with every event before seq written. A stdio
+ * event's caller holds the VM lock, so it waits only for hot-path events
+ * handed out before it that are being formatted right now.
+ */
+static void turn_take(struct evlog *log, uint64_t seq)
+{
+	for (unsigned int spins = 0;; backoff(&spins)) {
+		if (!drain_try_acquire(log))
+			continue;
+		drain_ready(log);
+		if (log->written == seq - 1)
+			return;
+		__atomic_store_n(&log->draining, 0, __ATOMIC_SEQ_CST);
+	}
+}
+
+/* Event seq is written: release the flag and drain what became ready. */
+static void turn_give(struct evlog *log, uint64_t seq)
+{
+	__atomic_store_n(&log->written, seq, __ATOMIC_RELEASE);
+	__atomic_store_n(&log->draining, 0, __ATOMIC_SEQ_CST);
+	if (next_ready(log))
+		drain_some(log);
 }
 
 uint64_t evlog_begin(struct evlog *log, const char *type, int vcpu, uint32_t gen)
@@ -383,16 +487,16 @@ uint64_t evlog_begin(struct evlog *log, const char *type, int vcpu, uint32_t gen
 	uint64_t seq = ++log->seq;
 	FILE *f = log->f;
 
-	/*
-	 * The caller holds the VM lock until evlog_end(), so no later seq is
-	 * handed out before this line is complete: taking the turn now is
-	 * enough to keep the file in seq order.
-	 */
-	wait_turn(log, seq);
-	__atomic_store_n(&log->written, seq, __ATOMIC_RELEASE);
+	if (!log->slots) {
+		/* No file: every event is handed out and written under the VM lock. */
+		__atomic_store_n(&log->written, seq, __ATOMIC_RELEASE);
+		return seq;
+	}
+	/* Until evlog_end(): the caller holds the VM lock, no later seq exists. */
+	turn_take(log, seq);
+	log->open = true;
 	if (!f)
 		return seq;
-	log->open = true;
 	put_str(f, "{\"seq\":");
 	put_u64(f, seq);
 	put_str(f, ",\"t_ns\":");
@@ -464,13 +568,16 @@ void evlog_raw(struct evlog *log, const char *key, const char *json)
 
 void evlog_end(struct evlog *log)
 {
-	if (log->f && log->open) {
+	if (!log->open)
+		return;
+	if (log->f) {
 		fputs_unlocked("}\n", log->f);
 		/* A log file's line goes into the ring now, in its turn. */
 		if (log->ring)
 			fflush_unlocked(log->f);
 	}
 	log->open = false;
+	turn_give(log, log->seq);
 }
 
 /* ---- hot path ------------------------------------------------------------ */
@@ -479,7 +586,7 @@ uint64_t evlog_reserve(struct evlog *log, uint64_t *t_ns)
 {
 	uint64_t seq = ++log->seq;
 
-	if (!log->f) {
+	if (!log->slots) {
 		/* Nothing to write: every event commits under the lock, in order. */
 		__atomic_store_n(&log->written, seq, __ATOMIC_RELEASE);
 		*t_ns = 0;
@@ -491,16 +598,20 @@ uint64_t evlog_reserve(struct evlog *log, uint64_t *t_ns)
 
 void evlog_commit(struct evlog *log, uint64_t seq, const char *line, size_t len)
 {
-	if (!log->f)
+	struct evlog_slot *s;
+
+	if (!log->slots)
 		return; /* committed by evlog_reserve() */
-	wait_turn(log, seq);
-	if (len) {
-		if (log->ring)
-			ring_append(log->ring, line, len);
-		else
-			fwrite_unlocked(line, 1, len, log->f);
-	}
-	__atomic_store_n(&log->written, seq, __ATOMIC_RELEASE);
+	s = &log->slots[seq % EVLOG_SLOTS];
+	/* The slot's previous event (seq - EVLOG_SLOTS) must be written first. */
+	for (unsigned int spins = 0;
+	     __atomic_load_n(&log->written, __ATOMIC_ACQUIRE) + EVLOG_SLOTS < seq; backoff(&spins))
+		drain_some(log);
+	len = len < sizeof(s->line) ? len : sizeof(s->line);
+	memcpy(s->line, line, len);
+	s->len = len;
+	__atomic_store_n(&s->seq, seq, __ATOMIC_SEQ_CST);
+	drain_some(log);
 }
 
 static void line_bytes(struct evlog_line *l, const char *p, size_t n)

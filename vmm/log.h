@@ -25,15 +25,18 @@
 #include <stdio.h>
 
 struct evlog_ring; /* private to log.c */
+struct evlog_slot; /* private to log.c */
 
 struct evlog {
-	FILE *f;		 /* NULL: events only advance seq */
-	bool own;		 /* close f at the end */
-	bool open;		 /* an event is being written */
-	uint64_t seq;		 /* last sequence number handed out */
-	uint64_t written;	 /* last seq whose line is written (atomic) */
-	uint64_t t0;		 /* monotonic ns at start */
-	struct evlog_ring *ring; /* log file: buffers and writer thread */
+	FILE *f;		  /* NULL: events only advance seq */
+	bool own;		  /* close f at the end */
+	bool open;		  /* an event is being written */
+	uint64_t seq;		  /* last sequence number handed out */
+	uint64_t written;	  /* last seq whose line is written (atomic) */
+	int draining;		  /* ordered merge: the drain flag (atomic) */
+	struct evlog_slot *slots; /* hot-path lines waiting for their turn */
+	uint64_t t0;		  /* monotonic ns at start */
+	struct evlog_ring *ring;  /* log file: buffers and writer thread */
 };
 
 int evlog_open(struct evlog *log, const char *path);
