@@ -33,6 +33,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_args.h"
 #include "encmap.h"
 #include "interval_list.h"
 
@@ -146,6 +147,24 @@ struct range {
 
 #define RESET_RANGES 2000
 
+#ifdef MINIVMM_HAVE_ROARING
+/* Share the ranges into a fresh roaring bitmap, then time its reset. */
+static void roaring_reset(struct measure *m, const struct range *r, int nr)
+{
+	int64_t heap0 = heap_in_use();
+	roaring_bitmap_t *rb = roaring_bitmap_create();
+	double t0;
+
+	for (int i = 0; i < nr; i++)
+		roaring_bitmap_add_range(rb, r[i].start, r[i].start + r[i].len);
+	m->bytes = (uint64_t)(heap_in_use() - heap0);
+	t0 = now_ms();
+	roaring_bitmap_clear(rb);
+	measure_add(m, now_ms() - t0);
+	roaring_bitmap_free(rb);
+}
+#endif
+
 static void reset_shares(struct range *r)
 {
 	for (int i = 0; i < RESET_RANGES; i++) {
@@ -187,18 +206,7 @@ static void bench_reset(struct scenario *s, const struct sizes *sz)
 		ilist_clear(&l);
 		measure_add(&s->list, now_ms() - t0);
 #ifdef MINIVMM_HAVE_ROARING
-		{
-			int64_t heap0 = heap_in_use();
-			roaring_bitmap_t *rb = roaring_bitmap_create();
-
-			for (int i = 0; i < RESET_RANGES; i++)
-				roaring_bitmap_add_range(rb, r[i].start, r[i].start + r[i].len);
-			s->roaring.bytes = (uint64_t)(heap_in_use() - heap0);
-			t0 = now_ms();
-			roaring_bitmap_clear(rb);
-			measure_add(&s->roaring, now_ms() - t0);
-			roaring_bitmap_free(rb);
-		}
+		roaring_reset(&s->roaring, r, RESET_RANGES);
 #endif
 	}
 	encmap_destroy(&m);
@@ -235,17 +243,7 @@ static void bench_reset_dense(struct scenario *s, const struct sizes *sz)
 		ilist_clear(&l);
 		measure_add(&s->list, now_ms() - t0);
 #ifdef MINIVMM_HAVE_ROARING
-		{
-			int64_t heap0 = heap_in_use();
-			roaring_bitmap_t *rb = roaring_bitmap_create();
-
-			roaring_bitmap_add_range(rb, 0, TIB_PAGES);
-			s->roaring.bytes = (uint64_t)(heap_in_use() - heap0);
-			t0 = now_ms();
-			roaring_bitmap_clear(rb);
-			measure_add(&s->roaring, now_ms() - t0);
-			roaring_bitmap_free(rb);
-		}
+		roaring_reset(&s->roaring, &(struct range){0, TIB_PAGES}, 1);
 #endif
 	}
 	encmap_destroy(&m);
@@ -677,25 +675,15 @@ static int write_json(const char *path, const struct scenario *s, int ns, bool q
 
 int main(int argc, char **argv)
 {
-	const struct sizes *sz = &full_sizes;
-	const char *json = NULL;
-	bool quick = false, strict = false, all_met = true;
+	const struct sizes *sz;
+	struct bench_args args;
+	bool all_met = true;
 	struct scenario s[10];
 	int ns = 10;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--quick")) {
-			quick = true;
-			sz = &quick_sizes;
-		} else if (!strcmp(argv[i], "--check")) {
-			strict = true;
-		} else if (!strcmp(argv[i], "--json") && i + 1 < argc) {
-			json = argv[++i];
-		} else {
-			fprintf(stderr, "usage: %s [--quick] [--check] [--json FILE]\n", argv[0]);
-			return 2;
-		}
-	}
+	if (bench_parse_args(argc, argv, &args))
+		return 2;
+	sz = args.quick ? &quick_sizes : &full_sizes;
 
 	memset(s, 0, sizeof(s));
 	cross_check();
@@ -722,11 +710,11 @@ int main(int argc, char **argv)
 		if (s[i].has_target && !s[i].met)
 			all_met = false;
 	}
-	if (json) {
-		int ret = write_json(json, s, ns, quick);
+	if (args.json) {
+		int ret = write_json(args.json, s, ns, args.quick);
 
 		if (ret)
-			die(json, ret);
+			die(args.json, ret);
 	}
 	{
 		int rrows, rwins;
@@ -737,5 +725,5 @@ int main(int argc, char **argv)
 			       rwins, rrows, rwins == rrows ? "candidate" : "not adopted");
 	}
 	printf("targets: %s\n", all_met ? "all met" : "some MISSED");
-	return strict && !all_met ? 1 : 0;
+	return args.check && !all_met ? 1 : 0;
 }

@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_args.h"
 #include "encmap.h"
 #include "hypercall.h"
 #include "log.h"
@@ -340,26 +341,16 @@ static int write_json(const char *path, const struct figure *f, int nf, bool qui
 
 int main(int argc, char **argv)
 {
-	const struct sizes *sz = &full_sizes;
-	const char *json = NULL;
-	bool quick = false, strict = false, all_met = true;
+	const struct sizes *sz;
+	struct bench_args args;
+	bool all_met = true;
 	struct figure fig[16];
 	int nf = 0;
 
 	memset(fig, 0, sizeof(fig));
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--quick")) {
-			quick = true;
-			sz = &quick_sizes;
-		} else if (!strcmp(argv[i], "--check")) {
-			strict = true;
-		} else if (!strcmp(argv[i], "--json") && i + 1 < argc) {
-			json = argv[++i];
-		} else {
-			fprintf(stderr, "usage: %s [--quick] [--check] [--json FILE]\n", argv[0]);
-			return 2;
-		}
-	}
+	if (bench_parse_args(argc, argv, &args))
+		return 2;
+	sz = args.quick ? &quick_sizes : &full_sizes;
 
 	for (int wl = FRAGMENTED; wl <= CONTIGUOUS; wl++) {
 		for (int with_log = 1; with_log >= 0; with_log--) {
@@ -406,12 +397,12 @@ int main(int argc, char **argv)
 		if (fig[i].target && !fig[i].met)
 			all_met = false;
 	}
-	if (json) {
-		int r = write_json(json, fig, nf, quick, sz);
+	if (args.json) {
+		int r = write_json(args.json, fig, nf, args.quick, sz);
 
 		if (r)
-			die(json, r);
+			die(args.json, r);
 	}
 	printf("targets: %s\n", all_met ? "all met" : "some MISSED");
-	return strict && !all_met ? 1 : 0;
+	return args.check && !all_met ? 1 : 0;
 }
