@@ -11,8 +11,10 @@
  *    begin to end: fields go through the stdio stream f;
  *  - the hot path (hypercalls): evlog_reserve() under the lock hands out
  *    seq and the time stamp, the caller formats the line into a struct
- *    evlog_line after unlocking and evlog_commit() writes it once every
- *    earlier event is written (an ordered merge of per-thread lines).
+ *    evlog_line after unlocking and evlog_commit() hands it over; it is
+ *    written after every earlier event, by whichever thread completes
+ *    the sequence (an ordered merge of per-thread lines; nobody waits
+ *    for a predecessor that is still formatting).
  * A log file is written by a writer thread from a ring of buffers, so
  * that no vCPU thread waits for write(2); "-" (stdout) is written through
  * stdio directly.
@@ -67,7 +69,8 @@ static inline bool evlog_enabled(const struct evlog *log)
 /*
  * Hot path. Under the caller's lock: the event's sequence number and
  * time stamp. Without it: format the line, then commit it (always, also
- * without a log file: the next event waits for it).
+ * without a log file; len 0 writes nothing). A line longer than
+ * EVLOG_LINE_MAX is cut.
  */
 uint64_t evlog_reserve(struct evlog *log, uint64_t *t_ns);
 void evlog_commit(struct evlog *log, uint64_t seq, const char *line, size_t len);
