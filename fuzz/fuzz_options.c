@@ -71,6 +71,10 @@ static void fuzz_opts(char *text, size_t len)
 	    o.timeout_s > 86400 || o.cbit < 52 || o.cbit > 62 || o.transport > TRANSPORT_PORT ||
 	    o.sched > SCHED_SERIAL || o.nr_inject > ARRAY_SIZE(o.inject) || !o.kvm_path)
 		abort();
+	/* The default story is --sev's alone; a guest script always has its reader. */
+	if ((o.story && (!o.sev || strcmp(o.cmdline, OPTS_DEFAULT_STORY))) ||
+	    (o.script_path && (!o.cmdline || !strstr(o.cmdline, "scenario=script"))))
+		abort();
 	for (unsigned i = 0; i < o.nr_inject; i++)
 		check_rule(&o.inject[i]);
 }

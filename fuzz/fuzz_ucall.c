@@ -7,11 +7,13 @@
  * edges, the VMM region, 4 GiB, the top of the address space) and calls
  * both functions with fuzzed pointers and buffer sizes.
  *
- * Oracles (abort()): a fetched ucall is aligned, wholly in E820 RAM, a
+ * Oracles (abort()): a fetched ucall is aligned, wholly in E820 RAM or
+ * one ucall page (mem_ucall_visible), a
  * byte-exact copy of guest memory with a valid cmd and nargs; a string is
  * NUL-terminated within the buffer, every byte of it is the guest's byte
- * at that address in RAM, and it stops only at the buffer end, a NUL or
- * the end of RAM; -EFAULT only when the first byte is not RAM. And the
+ * at that address in visible memory, and it stops only at the buffer end,
+ * a NUL or the end of visible memory; -EFAULT only when the first byte is
+ * not visible. (The plain host view: hostmem's SEV view has its own tests.) And the
  * memory helpers agree: mem_is_ram() implies mem_is_backed() and a
  * non-NULL mem_gpa_to_hva().
  */
@@ -35,7 +37,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	for (unsigned i = 0; i < 2; i++)
-		if (mem_layout(&mems[i], sizes[i], 1ull << 20) || mem_alloc(&mems[i]))
+		if (mem_layout(&mems[i], sizes[i], 1ull << 20) || mem_alloc(&mems[i]) ||
+		    mem_set_ucall_pages(&mems[i], 2))
 			abort();
 	return 0;
 }
@@ -47,6 +50,8 @@ static uint64_t pick_gpa(struct input *in, const struct guest_mem *mem)
 		0,
 		MEM_LOW_RAM_END,
 		MEM_FW_SHARED_GPA,
+		MEM_UCALL_GPA,
+		MEM_UCALL_GPA + 2 * 4096,
 		MEM_HIGH_RAM_START,
 		0x200000,
 		mem->vmm_gpa,
@@ -78,6 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct input in = {data, size};
 	uint8_t cfg = u8(&in);
 	struct guest_mem *mem = &mems[cfg & 1];
+	const struct hostmem hm = {.mem = mem}; /* no SEV: the plain view */
 	uint64_t blob_gpa = pick_gpa(&in, mem);
 	size_t blob_len = u16(&in) % 1024;
 	uint8_t *blob = NULL;
@@ -97,16 +103,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	gpa = (cfg & 2) ? pick_gpa(&in, mem) : blob_gpa;
 	check_helpers(mem, gpa, sizeof(uc));
 	memset(&uc, 0xa5, sizeof(uc));
-	r = ucall_fetch(mem, gpa, &uc);
+	r = ucall_fetch(&hm, 0, gpa, &uc);
 	if (r == 0) {
 		const void *p = mem_gpa_to_hva(mem, gpa, sizeof(uc));
 
-		if (gpa % 8 || !mem_is_ram(mem, gpa, sizeof(uc)) || !p ||
+		if (gpa % 8 || !mem_ucall_visible(mem, gpa, sizeof(uc)) || !p ||
 		    memcmp(p, &uc, sizeof(uc)) || uc.cmd == UCALL_NONE || uc.cmd >= UCALL_MAX ||
 		    uc.nargs > UCALL_MAX_ARGS)
 			abort();
 	} else if (r == -EFAULT) {
-		if (gpa % 8 || mem_is_ram(mem, gpa, sizeof(uc)))
+		if (gpa % 8 || mem_ucall_visible(mem, gpa, sizeof(uc)))
 			abort();
 	} else if (r != -EINVAL) {
 		abort();
@@ -120,12 +126,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	buf = malloc(bufsize ? bufsize : 1);
 	if (!buf)
 		abort();
-	r = guest_read_string(mem, gpa, buf, bufsize);
+	r = guest_read_string(&hm, 0, gpa, buf, bufsize);
 	if (bufsize == 0) {
 		if (r != -EINVAL)
 			abort();
 	} else if (r == -EFAULT) {
-		if (mem_is_ram(mem, gpa, 1))
+		if (mem_ucall_visible(mem, gpa, 1))
 			abort();
 	} else if (r == 0) {
 		size_t len = strnlen(buf, bufsize);
@@ -135,11 +141,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t i = 0; i < len; i++) {
 			const char *c = mem_gpa_to_hva(mem, gpa + i, 1);
 
-			if (gpa + i < gpa || !mem_is_ram(mem, gpa + i, 1) || !c || *c != buf[i])
+			if (gpa + i < gpa || !mem_ucall_visible(mem, gpa + i, 1) || !c ||
+			    *c != buf[i])
 				abort();
 		}
 		/* Stopped early only at a NUL or the end of RAM. */
-		if (len + 1 < bufsize && gpa + len >= gpa && mem_is_ram(mem, gpa + len, 1) &&
+		if (len + 1 < bufsize && gpa + len >= gpa && mem_ucall_visible(mem, gpa + len, 1) &&
 		    *(const char *)mem_gpa_to_hva(mem, gpa + len, 1) != '\0')
 			abort();
 	} else {

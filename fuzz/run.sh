@@ -19,7 +19,7 @@ BUILD=${BUILD:-$SRC/build-fuzz}
 SECONDS_PER_TARGET=${1:-60}
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(elf dispatch hypercall ucall options script)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(elf dispatch hypercall ucall options script psp_receive psp_session)
 PARALLEL=${FUZZ_PARALLEL:-1}
 
 case $SECONDS_PER_TARGET in
@@ -56,13 +56,13 @@ report() {
 	local t=$1 rc=$2 log=$BUILD/logs/$1.log n
 	n=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
 	if [ "$rc" -eq 0 ]; then
-		printf '%-10s %12s executions  ok\n' "$t" "${n:-?}"
+		printf '%-12s %12s executions  ok\n' "$t" "${n:-?}"
 	elif [ "$rc" -eq 72 ] && grep -q 'libFuzzer: run interrupted' "$log"; then
 		# libFuzzer's -interrupt_exitcode: stopped by a signal, not a crash.
-		printf '%-10s %12s executions  interrupted\n' "$t" "${n:-?}"
+		printf '%-12s %12s executions  interrupted\n' "$t" "${n:-?}"
 		status=1
 	else
-		printf '%-10s %12s executions  CRASH (exit %d): see %s and %s\n' "$t" "${n:-?}" \
+		printf '%-12s %12s executions  CRASH (exit %d): see %s and %s\n' "$t" "${n:-?}" \
 			"$rc" "$log" "$BUILD/artifacts/$t/"
 		grep -m1 -E 'ERROR:|deadly signal' "$log" | sed 's/^/           /'
 		status=1

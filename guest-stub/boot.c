@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* Start info (Xen PVH layout), mini-vmm boot parameters, command line. */
+/* Start info (Xen PVH layout), mini-vmm boot parameters, firmware CPUID table. */
 #include "guest.h"
 
 struct boot boot;
@@ -25,6 +25,34 @@ bool is_ram(uint64_t gpa, uint64_t len)
 	return false;
 }
 
+bool in_memmap(uint64_t gpa, uint64_t len)
+{
+	const struct hvm_memmap_table_entry *mm = (const void *)boot.si->memmap_paddr;
+
+	for (uint32_t i = 0; i < boot.si->memmap_entries; i++)
+		if (gpa < mm[i].addr + mm[i].size && mm[i].addr < gpa + len)
+			return true;
+	return false;
+}
+
+bool memmap_covers(uint64_t gpa, uint64_t len)
+{
+	const struct hvm_memmap_table_entry *mm = (const void *)boot.si->memmap_paddr;
+	uint64_t at = gpa;
+
+	while (at < gpa + len) {
+		uint32_t i;
+
+		for (i = 0; i < boot.si->memmap_entries; i++)
+			if (at >= mm[i].addr && at < mm[i].addr + mm[i].size)
+				break;
+		if (i == boot.si->memmap_entries)
+			return false;
+		at = mm[i].addr + mm[i].size;
+	}
+	return true;
+}
+
 void boot_parse(uint64_t start_info)
 {
 	const struct hvm_memmap_table_entry *mm;
@@ -44,6 +72,13 @@ void boot_parse(uint64_t start_info)
 	if (!boot.kernel && boot.si->nr_modules)
 		boot.kernel = (const void *)boot.si->modlist_paddr;
 	boot.script = find_module(MINIVMM_MOD_SCRIPT);
+	p = find_module(MINIVMM_MOD_CPUID);
+	if (p && p->size >= sizeof(struct minivmm_cpuid_table)) {
+		const struct minivmm_cpuid_table *t = (const void *)p->paddr;
+
+		if (t->magic == MINIVMM_CPUID_MAGIC && t->count <= MINIVMM_CPUID_MAX)
+			boot.cpuid = t;
+	}
 	boot.nr_cpus = boot.params ? boot.params->nr_cpus : 1;
 	if (boot.nr_cpus > MAX_CPUS)
 		boot.nr_cpus = MAX_CPUS;
@@ -51,6 +86,22 @@ void boot_parse(uint64_t start_info)
 	for (uint32_t i = 0; i < boot.si->memmap_entries; i++)
 		if (mm[i].type == E820_TYPE_RAM && mm[i].addr + mm[i].size > boot.ram_top)
 			boot.ram_top = mm[i].addr + mm[i].size;
+}
+
+void fw_cpuid(uint32_t leaf, uint32_t sub, uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d)
+{
+	for (uint32_t i = 0; boot.cpuid && i < boot.cpuid->count; i++) {
+		const struct minivmm_cpuid_fn *f = &boot.cpuid->fn[i];
+
+		if (f->eax_in == leaf && f->ecx_in == sub) {
+			*a = f->eax;
+			*b = f->ebx;
+			*c = f->ecx;
+			*d = f->edx;
+			return;
+		}
+	}
+	cpuid(leaf, sub, a, b, c, d);
 }
 
 void boot_print(void)
@@ -65,44 +116,4 @@ void boot_print(void)
 		printf("  [%#012lx-%#012lx) %s\n", mm[i].addr, mm[i].addr + mm[i].size,
 		       mm[i].type < 6 ? types[mm[i].type] : "?");
 	printf("modules: %u\n", boot.si->nr_modules);
-}
-
-const char *cmdline_get(const char *key, char *buf, size_t size)
-{
-	size_t klen = strlen(key);
-	const char *p = boot.cmdline;
-
-	while (*p) {
-		while (*p == ' ')
-			p++;
-		if (!strncmp(p, key, klen) && p[klen] == '=') {
-			size_t n = 0;
-
-			p += klen + 1;
-			while (p[n] && p[n] != ' ' && n + 1 < size) {
-				buf[n] = p[n];
-				n++;
-			}
-			buf[n] = '\0';
-			return buf;
-		}
-		while (*p && *p != ' ')
-			p++;
-	}
-	return NULL;
-}
-
-uint64_t cmdline_u64(const char *key, uint64_t def)
-{
-	char buf[32];
-	const char *end;
-	uint64_t v;
-
-	if (!cmdline_get(key, buf, sizeof(buf)))
-		return def;
-	if (!parse_num(buf, &end, &v) || *end) {
-		printf("bad number in %s=%s\n", key, buf);
-		GUEST_ASSERT(!"malformed number on the command line");
-	}
-	return v;
 }

@@ -39,9 +39,34 @@ static void ucall_vmm(void)
 
 static void ucall_badcmd(void)
 {
-	static struct ucall uc = {.cmd = 0x7777};
+	/* In the shared ucall page, so the host can read it and refuse the cmd. */
+	struct ucall *uc = (struct ucall *)boot.params->ucall_gpa;
+
+	*uc = (struct ucall){.cmd = 0x7777};
+	raw_ucall_ptr((uint64_t)uc);
+}
+
+/*
+ * A well-formed DONE ucall, but in a private page (.data, C=1) instead of
+ * this CPU's shared ucall page: under SEV the host sees only ciphertext
+ * there. Without SEV it is an ordinary successful DONE.
+ */
+static void ucall_private(void)
+{
+	static struct ucall uc = {.cmd = UCALL_DONE, .nargs = 1};
 
 	raw_ucall_ptr((uint64_t)&uc);
+}
+
+/* ABORT from the shared ucall page, its expression string in a private page. */
+static void ucall_private_string(void)
+{
+	static const char expr[] = "a string the host cannot read";
+	struct ucall *uc = (struct ucall *)boot.params->ucall_gpa;
+
+	*uc = (struct ucall){
+		.cmd = UCALL_ABORT, .nargs = 4, .args = {(uint64_t)expr, (uint64_t)expr, 1, 0}};
+	raw_ucall_ptr((uint64_t)uc);
 }
 
 /* Every invalid MAP_GPA_RANGE combination gets its documented return. */
@@ -219,6 +244,8 @@ static const struct {
 	{"hostile-ucall-unaligned", ucall_unaligned},
 	{"hostile-ucall-vmm", ucall_vmm},
 	{"hostile-ucall-badcmd", ucall_badcmd},
+	{"hostile-ucall-private", ucall_private},
+	{"hostile-ucall-private-string", ucall_private_string},
 	{"hostile-hypercall", hypercalls},
 	{"hostile-flood", flood},
 	{"hostile-msr-values", msr_values},
@@ -232,13 +259,25 @@ static const struct {
 	{"hostile-noyield", noyield},
 };
 
+static int hostile_find(const char *name)
+{
+	for (unsigned i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++)
+		if (!strcmp(name, hostile[i].name))
+			return (int)i;
+	return -1;
+}
+
+bool hostile_known(const char *name)
+{
+	return hostile_find(name) >= 0;
+}
+
 bool hostile_run(const char *name)
 {
-	for (unsigned i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
-		if (!strcmp(name, hostile[i].name)) {
-			hostile[i].fn();
-			return true;
-		}
-	}
-	return false;
+	int i = hostile_find(name);
+
+	if (i < 0)
+		return false;
+	hostile[i].fn();
+	return true;
 }

@@ -35,7 +35,7 @@ struct elf64_phdr {
 	uint64_t offset, vaddr, paddr, filesz, memsz, align;
 };
 
-static const char *const strategy_names[] = {
+const char *const strategy_names[STRAT_MAX + 1] = {
 	[STRAT_NONE] = "none",
 	[STRAT_V12] = "v12",
 	[STRAT_EVERY_CPU] = "every-cpu",
@@ -44,13 +44,14 @@ static const char *const strategy_names[] = {
 	[STRAT_MUTE] = "mute",
 	[STRAT_GENERATION] = "generation",
 	[STRAT_UPSTREAM] = "upstream",
+	[STRAT_STOP_UNSHARE] = "stop-unshare",
 };
 
-static enum strategy strategy;
+enum strategy strategy;
 static uint64_t io_per_cycle;
 static volatile uint32_t stop_request;
-static volatile uint32_t hc_muted;
-static volatile uint32_t cpus_up; /* last-cpu count-down */
+static volatile uint32_t hc_muted; /* reboot=offline's mute flag */
+static volatile uint32_t cpus_up;  /* last-cpu count-down */
 static volatile uint32_t aps_running;
 static volatile uint64_t ap_requests[MAX_CPUS];
 static uint64_t ap_buf[MAX_CPUS];
@@ -61,15 +62,15 @@ static enum strategy parse_strategy(void)
 
 	if (!cmdline_get("strategy", name, sizeof(name)))
 		return STRAT_UPSTREAM;
-	for (unsigned i = 0; i < sizeof(strategy_names) / sizeof(strategy_names[0]); i++)
+	for (unsigned i = 0; i < STRAT_MAX; i++)
 		if (!strcmp(name, strategy_names[i]))
 			return (enum strategy)i;
-	printf("unknown strategy '%s'\n", name);
-	guest_abort("unknown strategy= on the command line", __FILE__, __LINE__, 0);
+	GUEST_ASSERT(!"strategy= passed cmdline_check() but is not a strategy");
+	return STRAT_NONE;
 }
 
 /* The v12 reset loop: MAP_GPA_RANGE(encrypted) for every E820 RAM entry. */
-static void reset_all_ram(void)
+void reset_all_ram(void)
 {
 	const struct hvm_memmap_table_entry *mm = (const void *)boot.si->memmap_paddr;
 
@@ -116,6 +117,9 @@ void kexec_ap_main(uint64_t cpu)
 {
 	uint64_t buf = ap_buf[cpu];
 
+	if (irq_model)
+		linux_ap_main((uint32_t)cpu);
+
 	while (!stop_request) {
 		/* dma_map: make the bounce buffer shared */
 		if (ap_hypercalls_allowed()) {
@@ -142,22 +146,29 @@ void kexec_ap_main(uint64_t cpu)
 		__asm__ volatile("hlt");
 }
 
+/* cpu_up(): CPU_ON, and under reboot=linux wait until the AP is online. */
+void start_ap(uint32_t cpu)
+{
+	uint64_t sp = AP_STACKS_GPA + (cpu + 1) * AP_STACK_SIZE;
+	int64_t r;
+
+	GUEST_ASSERT(sp <= 0x90000);
+	ap_requests[cpu] = 0;
+	/* A CPU stopped by the previous kernel may still be on its way to PARK. */
+	while ((r = (int64_t)ucall(UCALL_CPU_ON, 5, (uint64_t)cpu, (uint64_t)ap_entry, sp,
+				   (uint64_t)cpu, mm_cr3())) == -16 /* EBUSY */)
+		guest_yield();
+	GUEST_ASSERT_EQ(r, 0);
+	while (irq_model && !ap_online(cpu))
+		guest_yield();
+}
+
 static void start_aps(void)
 {
 	aps_running = boot.nr_cpus - 1;
 	cpus_up = boot.nr_cpus;
-	for (uint32_t cpu = 1; cpu < boot.nr_cpus; cpu++) {
-		uint64_t sp = AP_STACKS_GPA + (cpu + 1) * AP_STACK_SIZE;
-		int64_t r;
-
-		GUEST_ASSERT(sp <= 0x90000);
-		ap_requests[cpu] = 0;
-		/* A CPU stopped by the previous kernel may still be on its way to PARK. */
-		while ((r = (int64_t)ucall(UCALL_CPU_ON, 5, (uint64_t)cpu, (uint64_t)ap_entry, sp,
-					   (uint64_t)cpu, mm_cr3())) == -16 /* EBUSY */)
-			guest_yield();
-		GUEST_ASSERT_EQ(r, 0);
-	}
+	for (uint32_t cpu = 1; cpu < boot.nr_cpus; cpu++)
+		start_ap(cpu);
 }
 
 static void stop_other_cpus(void)
@@ -191,6 +202,8 @@ static void prepare_handover(struct handover *h)
 	}
 }
 
+static uint64_t kdump_start_info(void);
+
 static void __attribute__((noreturn)) kexec_jump(uint64_t cycles_left)
 {
 	struct handover *h = (struct handover *)HANDOVER_GPA;
@@ -198,6 +211,8 @@ static void __attribute__((noreturn)) kexec_jump(uint64_t cycles_left)
 
 	prepare_handover(h);
 	h->cycles_left = cycles_left;
+	if (reboot_path_sel == PATH_CRASH)
+		h->start_info = kdump_start_info();
 	console_flush();
 	/* Back on the VMM's identity map: our own page tables are about to go. */
 	write_cr3(boot_cr3);
@@ -210,54 +225,148 @@ static void __attribute__((noreturn)) kexec_jump(uint64_t cycles_left)
 
 static bool resets_before_jump(void)
 {
+	/* On the crash path the notifier callbacks do not run. */
+	if (reboot_path_sel == PATH_CRASH)
+		return strategy == STRAT_STOP_UNSHARE;
 	return strategy == STRAT_V12 || strategy == STRAT_EVERY_CPU || strategy == STRAT_LAST_CPU ||
-	       strategy == STRAT_MSR_OFF || strategy == STRAT_MUTE;
+	       strategy == STRAT_MSR_OFF || strategy == STRAT_MUTE ||
+	       strategy == STRAT_STOP_UNSHARE;
+}
+
+/*
+ * The kdump kernel's memory map (crash_setup_memmap_entries): the low
+ * 1 MiB and the crashkernel region, everything that is not RAM as it was.
+ * Our image is not relocatable: the crashkernel region is where it loads,
+ * [1 MiB, 1 MiB + KDUMP_CRASHKERNEL_SIZE); the first kernel keeps its
+ * device pool at the top of RAM, outside it.
+ */
+static uint64_t kdump_start_info(void)
+{
+	const struct hvm_memmap_table_entry *mm = (const void *)boot.si->memmap_paddr;
+	struct hvm_memmap_table_entry out[16];
+	const uint64_t ck_lo = MEM_HIGH_RAM_GPA, ck_hi = MEM_HIGH_RAM_GPA + KDUMP_CRASHKERNEL_SIZE;
+	struct hvm_start_info *si = (struct hvm_start_info *)KDUMP_START_INFO_GPA;
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < boot.si->memmap_entries && n + 2 <= 16; i++) {
+		uint64_t lo = mm[i].addr, hi = mm[i].addr + mm[i].size;
+
+		if (mm[i].type != E820_TYPE_RAM) {
+			out[n++] = mm[i];
+			continue;
+		}
+		if (lo < MEM_HIGH_RAM_GPA)
+			out[n++] = (struct hvm_memmap_table_entry){
+				lo, (hi < MEM_HIGH_RAM_GPA ? hi : MEM_HIGH_RAM_GPA) - lo,
+				E820_TYPE_RAM, 0};
+		if (hi > ck_lo && lo < ck_hi) {
+			uint64_t a = lo > ck_lo ? lo : ck_lo, b = hi < ck_hi ? hi : ck_hi;
+
+			out[n++] = (struct hvm_memmap_table_entry){a, b - a, E820_TYPE_RAM, 0};
+		}
+	}
+	*si = *boot.si;
+	memcpy((void *)(KDUMP_START_INFO_GPA + 0x100), out, n * sizeof(out[0]));
+	si->memmap_paddr = KDUMP_START_INFO_GPA + 0x100;
+	si->memmap_entries = n;
+	return KDUMP_START_INFO_GPA;
+}
+
+static void parse_reboot_options(void)
+{
+	char v[32];
+
+	irq_model = !cmdline_get("reboot", v, sizeof(v)) || !strcmp(v, "linux");
+	reboot_path_sel =
+		cmdline_get("path", v, sizeof(v)) && !strcmp(v, "crash") ? PATH_CRASH : PATH_KEXEC;
+	device_shutdown_stop = !cmdline_get("device-shutdown", v, sizeof(v)) || !strcmp(v, "stop");
+	fix_ready_on_online = cmdline_get("fix", v, sizeof(v)) && !strcmp(v, "ready-on-online");
+	if (reboot_path_sel == PATH_CRASH && !irq_model)
+		guest_abort("path=crash needs reboot=linux (no notifiers run on it anyway)",
+			    __FILE__, __LINE__, 0);
+}
+
+/* Until io requests completed (or a bound, for --device-rate 0). */
+static void let_device_work(void)
+{
+	for (uint32_t round = 0; device_requests_done() < io_per_cycle && round < IO_ROUNDS_MAX;
+	     round++) {
+		irq_point(WHERE_IDLE);
+		if (!run_work())
+			cpu_idle();
+	}
 }
 
 void scenario_kexec(void)
 {
 	struct handover *h = (struct handover *)HANDOVER_GPA;
-	uint64_t cycles_left, verbose = cmdline_u64("verbose", 0);
+	uint64_t cycles_left, verbose = cmdline_u64("verbose", 0), flags = 0;
 
 	strategy = parse_strategy();
+	parse_reboot_options();
 	io_per_cycle = cmdline_u64("io", 2);
 	GUEST_ASSERT(sev_active);
 	if (boot.generation == 1)
 		cycles_left = cmdline_u64("cycles", 1);
 	else
 		cycles_left = h->cycles_left;
-	guest_sync(SYNC_BOOT, boot.generation, resets_before_jump() ? SYNC_BOOT_EXPECT_CLEAN : 0);
+	if (irq_model) {
+		device_probe();
+		flags |= SYNC_BOOT_DEVICE_DRIVER;
+	}
+	if (resets_before_jump())
+		flags |= SYNC_BOOT_EXPECT_CLEAN;
+	guest_sync(SYNC_BOOT, boot.generation, flags);
 	if (boot.generation == 1 || verbose)
-		printf("kexec: generation %u, strategy %s, %lu cycle(s) left, %u cpu(s)\n",
-		       boot.generation, strategy_names[strategy], cycles_left, boot.nr_cpus);
+		printf("kexec: generation %u, strategy %s, %lu cycle(s) left, %u cpu(s), "
+		       "reboot=%s path=%s\n",
+		       boot.generation, strategy_names[strategy], cycles_left, boot.nr_cpus,
+		       irq_model ? "linux" : "offline",
+		       reboot_path_sel == PATH_CRASH ? "crash" : "kexec");
 
 	/* Linux 5.16 (upstream): the new kernel resets all RAM in early boot. */
 	if (strategy == STRAT_UPSTREAM)
 		reset_all_ram();
 	kexec_share_boot_pages();
-	for (uint32_t cpu = 1; cpu < boot.nr_cpus; cpu++) {
-		ap_buf[cpu] = alloc_pages(1);
-		set_cbit_range(ap_buf[cpu], 1, true); /* split now, APs only flip bits */
-	}
+	if (!irq_model)
+		for (uint32_t cpu = 1; cpu < boot.nr_cpus; cpu++) {
+			ap_buf[cpu] = alloc_pages(1);
+			set_cbit_range(ap_buf[cpu], 1, true); /* split now, APs only flip bits */
+		}
 	migration_ready(true);
 	guest_sync(SYNC_READY, boot.generation, 0);
 
 	stop_request = 0;
 	hc_muted = 0;
 	start_aps();
-	/* Let every AP service a few requests. */
-	for (uint32_t cpu = 1; cpu < boot.nr_cpus; cpu++)
-		while (ap_requests[cpu] < io_per_cycle && aps_running == boot.nr_cpus - 1)
-			guest_yield();
+	if (irq_model) {
+		let_device_work();
+	} else {
+		/* Let every AP service a few requests. */
+		for (uint32_t cpu = 1; cpu < boot.nr_cpus; cpu++)
+			while (ap_requests[cpu] < io_per_cycle && aps_running == boot.nr_cpus - 1)
+				guest_yield();
+	}
 
 	if (!cycles_left) {
-		stop_other_cpus();
+		if (irq_model)
+			linux_stop_aps();
+		else
+			stop_other_cpus();
 		printf("kexec: done after generation %u\n", boot.generation);
 		return;
 	}
 
 	/* The reboot path of the old kernel. */
 	guest_sync(SYNC_KEXEC_BEGIN, boot.generation, 0);
+	if (irq_model) {
+		if (reboot_path_sel == PATH_CRASH)
+			linux_crash();
+		else
+			linux_kexec();
+		guest_sync(SYNC_RESET_DONE, boot.generation, 0);
+		kexec_jump(cycles_left - 1);
+	}
 	switch (strategy) {
 	case STRAT_MUTE:
 		hc_muted = 1;
@@ -280,6 +389,74 @@ void scenario_kexec(void)
 	stop_other_cpus();
 	if (strategy == STRAT_LAST_CPU && __atomic_sub_fetch(&cpus_up, 1, __ATOMIC_SEQ_CST) == 0)
 		reset_all_ram();
+	/* stop-unshare, idealised: nothing is in flight once the APs left their loops. */
+	if (strategy == STRAT_STOP_UNSHARE)
+		enc_kexec_finish();
 	guest_sync(SYNC_RESET_DONE, boot.generation, 0);
 	kexec_jump(cycles_left - 1);
+}
+
+/*
+ * A kernel's boot under reboot=linux for the CPU offline and suspend
+ * scenarios: the device probed, upstream's early reset, the boot shares,
+ * READY (kvm_init_platform), the APs up and working.
+ */
+static void linux_boot_and_work(void)
+{
+	strategy = parse_strategy();
+	parse_reboot_options();
+	GUEST_ASSERT(irq_model && reboot_path_sel == PATH_KEXEC);
+	io_per_cycle = cmdline_u64("io", 2);
+	GUEST_ASSERT(sev_active);
+	GUEST_ASSERT(boot.nr_cpus >= 2);
+	device_probe();
+	guest_sync(SYNC_BOOT, boot.generation, SYNC_BOOT_DEVICE_DRIVER);
+	if (strategy == STRAT_UPSTREAM)
+		reset_all_ram();
+	kexec_share_boot_pages();
+	migration_ready(true);
+	guest_sync(SYNC_READY, boot.generation, 0);
+	start_aps();
+	let_device_work();
+}
+
+/*
+ * scenario=hotplug: take AP 1 down as cpuhp does (kvm_cpu_down_prepare on
+ * the dying CPU: kvm_guest_cpu_offline, MIGRATION_CONTROL = 0), go on
+ * working, bring it back (kvm_cpu_online: no READY, unless
+ * fix=ready-on-online), go on working.
+ */
+void scenario_hotplug(void)
+{
+	linux_boot_and_work();
+	cpu_offline(1);
+	printf("hotplug: cpu 1 offline\n");
+	device_reset_requests_done();
+	let_device_work();
+	start_ap(1);
+	printf("hotplug: cpu 1 online again\n");
+	device_reset_requests_done();
+	let_device_work();
+	linux_stop_aps();
+}
+
+/*
+ * scenario=suspend (S3): freeze_secondary_cpus takes every AP down
+ * (kvm_cpu_down_prepare each), syscore_suspend runs kvm_suspend on the
+ * boot CPU, then kvm_resume and the APs come back (kvm_cpu_online).
+ */
+void scenario_suspend(void)
+{
+	linux_boot_and_work();
+	for (uint32_t cpu = 1; cpu < boot.nr_cpus; cpu++)
+		cpu_offline(cpu);
+	kvm_suspend();
+	printf("suspend: S3, %u cpu(s) down\n", boot.nr_cpus - 1);
+	kvm_resume();
+	for (uint32_t cpu = 1; cpu < boot.nr_cpus; cpu++)
+		start_ap(cpu);
+	printf("suspend: resumed\n");
+	device_reset_requests_done();
+	let_device_work();
+	linux_stop_aps();
 }

@@ -7,9 +7,13 @@
 
 #define HANDOVER_GPA   0x1000ull
 #define TRAMPOLINE_GPA 0x2000ull
-#define AP_STACKS_GPA  0x10000ull
-#define AP_STACK_SIZE  0x8000ull
 #define HANDOVER_MAGIC 0x4b455845u /* "EXEK" */
+/* The kdump kernel's start info and memory map (path=crash). */
+#define KDUMP_START_INFO_GPA   0x3000ull
+#define MEM_HIGH_RAM_GPA       0x100000ull
+#define KDUMP_CRASHKERNEL_SIZE (7ull << 20) /* crashkernel=7M@1M */
+/* reboot=linux: idle rounds the boot CPU waits for io requests at most. */
+#define IO_ROUNDS_MAX  400
 #define KEXEC_MAX_SEGS 8
 
 struct kexec_seg {
@@ -36,8 +40,38 @@ enum strategy {
 	STRAT_MUTE,
 	STRAT_GENERATION,
 	STRAT_UPSTREAM,
+	STRAT_STOP_UNSHARE,
+	STRAT_MAX
 };
 
+extern enum strategy strategy;
+/* The v12 reset loop: MAP_GPA_RANGE(encrypted) over every E820 RAM entry. */
+void reset_all_ram(void);
+
+/* reboot.c, reboot=linux */
+void device_probe(void);
+uint64_t device_requests_done(void);
+bool run_work(void);
+void __attribute__((noreturn)) linux_ap_main(uint32_t cpu);
+void linux_kexec(void);
+void linux_crash(void);
+void linux_stop_aps(void);
+bool ap_online(uint32_t cpu);
+void enc_kexec_finish(void);
+void cpu_offline(uint32_t cpu);
+void cpu_online_report(uint32_t cpu);
+void kvm_suspend(void);
+void kvm_resume(void);
+void start_ap(uint32_t cpu);
+void device_reset_requests_done(void);
+void scenario_hotplug(void);
+void scenario_suspend(void);
+
+/* Indexed by enum strategy, NULL-terminated: the values of strategy=. */
+extern const char *const strategy_names[STRAT_MAX + 1];
+/* Is NAME a value of scenario= (main.c, hostile.c)? */
+bool scenario_known(const char *name);
+bool hostile_known(const char *name);
 void scenario_kexec(void);
 void kexec_share_boot_pages(void);
 bool hostile_run(const char *name);

@@ -225,8 +225,46 @@ int snprintf(char *buf, size_t size, const char *fmt, ...)
 	return n;
 }
 
+/* This CPU's ucall page (our GHCB), or NULL when not booted by mini-vmm. */
+static struct ucall *ucall_page(void)
+{
+	if (!boot.params || !boot.params->ucall_gpa || this_cpu() >= boot.params->nr_cpus)
+		return NULL;
+	return (struct ucall *)(boot.params->ucall_gpa + this_cpu() * PAGE_SIZE);
+}
+
+/*
+ * Copy len bytes into this CPU's ucall page at offset off (from
+ * MINIVMM_UCALL_DATA on) and return their GPA: under SEV the host reads
+ * only shared pages, so what a ucall passes must be there (as a GHCB
+ * carries its buffers). Without a ucall page, the data stays where it is.
+ */
+static uint64_t ucall_data(uint64_t off, const void *p, uint64_t len)
+{
+	uint8_t *page = (uint8_t *)ucall_page();
+
+	if (!page)
+		return (uint64_t)p;
+	memcpy(page + MINIVMM_UCALL_DATA + off, p, len);
+	return (uint64_t)(page + MINIVMM_UCALL_DATA + off);
+}
+
+/* A string for a ucall, cut where the host would cut it. */
+static uint64_t ucall_str(uint64_t off, const char *str)
+{
+	char cut[UCALL_STR_MAX];
+	size_t n = 0;
+
+	while (n + 1 < sizeof(cut) && str[n]) {
+		cut[n] = str[n];
+		n++;
+	}
+	cut[n] = '\0';
+	return ucall_page() ? ucall_data(off, cut, n + 1) : (uint64_t)str;
+}
+
 /* Console: buffered, flushed with one PRINT ucall (an exit costs ~25 us). */
-static char con_buf[2048];
+static char con_buf[UCALL_PRINT_MAX];
 static size_t con_len;
 static volatile int con_lock;
 
@@ -235,7 +273,7 @@ void console_flush(void)
 	if (!con_len)
 		return;
 	if (boot.params) {
-		ucall(UCALL_PRINT, 2, (uint64_t)con_buf, (uint64_t)con_len);
+		ucall(UCALL_PRINT, 2, ucall_data(0, con_buf, con_len), (uint64_t)con_len);
 	} else {
 		for (size_t i = 0; i < con_len; i++)
 			outb(MINIVMM_PORT_CONSOLE, (uint8_t)con_buf[i]);
@@ -267,17 +305,21 @@ int printf(const char *fmt, ...)
 
 uint64_t ucall(uint32_t cmd, unsigned nargs, ...)
 {
-	struct ucall uc = {.cmd = cmd, .nargs = nargs};
+	struct ucall local, *uc = ucall_page();
 	uint64_t ret;
 	va_list ap;
 
+	if (!uc)
+		uc = &local;
+	uc->cmd = cmd;
+	uc->nargs = nargs;
 	va_start(ap, nargs);
-	for (unsigned i = 0; i < nargs && i < UCALL_MAX_ARGS; i++)
-		uc.args[i] = va_arg(ap, uint64_t);
+	for (unsigned i = 0; i < UCALL_MAX_ARGS; i++)
+		uc->args[i] = i < nargs ? va_arg(ap, uint64_t) : 0;
 	va_end(ap);
 	__asm__ volatile("outb %%al, %[port]"
 			 : "=a"(ret)
-			 : "a"(0), "D"(&uc), [port] "i"(MINIVMM_PORT_UCALL)
+			 : "a"(0), "D"(uc), [port] "i"(MINIVMM_PORT_UCALL)
 			 : "memory");
 	return ret;
 }
@@ -293,9 +335,16 @@ void guest_done(uint64_t status)
 void guest_abort(const char *expr, const char *file, int line, uint64_t value)
 {
 	console_flush();
-	ucall(UCALL_ABORT, 4, (uint64_t)expr, (uint64_t)file, (uint64_t)line, value);
+	ucall(UCALL_ABORT, 4, ucall_str(0, expr), ucall_str(UCALL_STR_MAX, file), (uint64_t)line,
+	      value);
 	for (;;)
 		__asm__ volatile("hlt");
+}
+
+void guest_sync4(uint64_t tag, uint64_t arg, uint64_t a2, uint64_t a3)
+{
+	console_flush();
+	ucall(UCALL_SYNC, 4, tag, arg, a2, a3);
 }
 
 void guest_sync(uint64_t tag, uint64_t arg, uint64_t flags)

@@ -83,7 +83,7 @@ static void scenario_sev(void)
 			/* host told shared, the page keeps its C-bit */
 			GUEST_ASSERT_EQ(map_gpa_range(page, 1, KVM_MAP_GPA_RANGE_PAGE_SZ_4K), 0);
 		} else {
-			guest_abort("unknown fault= on the command line", __FILE__, __LINE__, 0);
+			GUEST_ASSERT(!"fault= passed cmdline_check() but is not a fault");
 		}
 		printf("fault %s injected at %#lx\n", name, page);
 	}
@@ -193,8 +193,22 @@ struct scenario {
 static const struct scenario scenarios[] = {
 	{"hello", scenario_hello},	     {"sev", scenario_sev},   {"script", scenario_script},
 	{"fault", scenario_fault},	     {"spin", scenario_spin}, {"kexec", scenario_kexec},
-	{"bench-exit", scenario_bench_exit},
+	{"bench-exit", scenario_bench_exit}, {"hotplug", scenario_hotplug},
+	{"suspend", scenario_suspend},
 };
+
+static const struct scenario *scenario_find(const char *name)
+{
+	for (unsigned i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
+		if (!strcmp(scenarios[i].name, name))
+			return &scenarios[i];
+	return NULL;
+}
+
+bool scenario_known(const char *name)
+{
+	return scenario_find(name) || hostile_known(name);
+}
 
 void ap_main(uint64_t cpu)
 {
@@ -204,6 +218,7 @@ void ap_main(uint64_t cpu)
 void guest_main(uint64_t start_info, uint64_t handover)
 {
 	char name[40];
+	const struct scenario *sc;
 	const char *s;
 
 	const struct handover *h = (const void *)handover;
@@ -212,19 +227,19 @@ void guest_main(uint64_t start_info, uint64_t handover)
 	boot.generation = 1;
 	if (h && h->magic == HANDOVER_MAGIC)
 		boot.generation = h->generation;
+	/* Before anything reads a key: a typo must not turn into a default. */
+	cmdline_check();
 	sev_detect();
 	mm_init();
 	s = cmdline_get("scenario", name, sizeof(name));
 	if (!s)
 		s = "hello";
-	for (unsigned i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
-		if (!strcmp(scenarios[i].name, s)) {
-			scenarios[i].fn();
-			guest_done(0);
-		}
-	}
-	if (!strncmp(s, "hostile-", 8) && hostile_run(s))
+	sc = scenario_find(s);
+	if (sc) {
+		sc->fn();
 		guest_done(0);
-	printf("unknown scenario '%s'\n", s);
-	guest_abort("unknown scenario on the command line", __FILE__, __LINE__, 0);
+	}
+	if (hostile_run(s))
+		guest_done(0);
+	GUEST_ASSERT(!"scenario= passed cmdline_check() but is not a scenario");
 }

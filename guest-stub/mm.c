@@ -62,28 +62,68 @@ void mm_init(void)
 	for (uint64_t va = 0; va < top; va += SZ_2M) {
 		uint64_t *l3, *l2, i4 = (va >> 39) & 511, i3 = (va >> 30) & 511;
 
+		/*
+		 * Only what the memory map describes, as Linux's direct map: a
+		 * kdump kernel must not map the crashed kernel's RAM.
+		 */
+		if (!in_memmap(va, SZ_2M))
+			continue;
+
 		if (!(pml4[i4] & PTE_P))
 			pml4[i4] = alloc_table() | PTE_TABLE;
 		l3 = table(pml4[i4]);
 		if (!(l3[i3] & PTE_P))
 			l3[i3] = alloc_table() | PTE_TABLE;
 		l2 = table(l3[i3]);
-		/* Private by default: the C-bit on every 2 MiB that holds RAM. */
-		l2[(va >> 21) & 511] =
-			va | PTE_TABLE | PTE_PS |
-			(is_ram(va, PAGE_SIZE) || is_ram(va + SZ_2M - PAGE_SIZE, PAGE_SIZE)
-				 ? cbit_mask
-				 : 0);
+		if (memmap_covers(va, SZ_2M)) {
+			/* Private by default: the C-bit on every 2 MiB that holds RAM. */
+			l2[(va >> 21) & 511] = va | PTE_TABLE | PTE_PS |
+					       (is_ram(va, PAGE_SIZE) ||
+							is_ram(va + SZ_2M - PAGE_SIZE, PAGE_SIZE)
+						? cbit_mask
+						: 0);
+		} else {
+			/* Partly described (a kdump map): 4 KiB pages, the described ones. */
+			uint64_t *pt = (uint64_t *)alloc_table();
+
+			for (uint64_t i = 0; i < 512; i++) {
+				uint64_t pa = va + i * PAGE_SIZE;
+
+				if (in_memmap(pa, PAGE_SIZE))
+					pt[i] = pa | PTE_TABLE | (is_ram(pa, PAGE_SIZE) ? cbit_mask : 0);
+			}
+			l2[(va >> 21) & 511] = (uint64_t)pt | PTE_TABLE;
+		}
 	}
+	/*
+	 * What the firmware shared (its window and the ucall pages, our
+	 * GHCBs) is mapped C=0, as Linux maps the GHCB decrypted.
+	 */
+	if (cbit_mask && boot.params && boot.params->fw_shared_size)
+		set_cbit_range(boot.params->fw_shared_gpa, boot.params->fw_shared_size / PAGE_SIZE,
+			       false);
 	write_cr3(pml4_gpa);
 }
 
+/* The 2 MiB-level entry that maps va, or NULL where nothing does. */
 static uint64_t *leaf_2m(uint64_t va)
 {
-	uint64_t *l3 = table(((uint64_t *)pml4_gpa)[(va >> 39) & 511]);
-	uint64_t *l2 = table(l3[(va >> 30) & 511]);
+	uint64_t e4 = ((uint64_t *)pml4_gpa)[(va >> 39) & 511], e3;
 
-	return &l2[(va >> 21) & 511];
+	if (!(e4 & PTE_P))
+		return NULL;
+	e3 = table(e4)[(va >> 30) & 511];
+	if (!(e3 & PTE_P))
+		return NULL;
+	return &table(e3)[(va >> 21) & 511];
+}
+
+static uint64_t *leaf_2m_mapped(uint64_t va)
+{
+	uint64_t *pde = leaf_2m(va);
+
+	GUEST_ASSERT(pde && (*pde & PTE_P));
+	return pde;
 }
 
 /* Split a 2 MiB leaf into 512 4 KiB entries with the same attributes. */
@@ -98,12 +138,12 @@ static uint64_t *split(uint64_t *pde)
 	return pt;
 }
 
-void set_cbit_range(uint64_t va, uint64_t npages, bool encrypted)
+void set_cbit_noflush(uint64_t va, uint64_t npages, bool encrypted)
 {
-	uint64_t end = va + npages * PAGE_SIZE, start = va;
+	uint64_t end = va + npages * PAGE_SIZE;
 
 	while (va < end) {
-		uint64_t *pde = leaf_2m(va), *pte;
+		uint64_t *pde = leaf_2m_mapped(va), *pte;
 
 		if ((*pde & PTE_PS) && !(va & (SZ_2M - 1)) && end - va >= SZ_2M) {
 			*pde = encrypted ? (*pde | cbit_mask) : (*pde & ~cbit_mask);
@@ -116,19 +156,67 @@ void set_cbit_range(uint64_t va, uint64_t npages, bool encrypted)
 		*pte = encrypted ? (*pte | cbit_mask) : (*pte & ~cbit_mask);
 		va += PAGE_SIZE;
 	}
+}
+
+void flush_range(uint64_t va, uint64_t npages)
+{
 	/*
 	 * One flush: on a shadow-paging hypervisor every invlpg is a trap
 	 * (about 60 us on kvm_pvm), as Linux's cpa flushes a range at once.
 	 */
-	if (end - start == PAGE_SIZE)
-		invlpg(start);
+	if (npages == 1)
+		invlpg(va);
 	else
 		write_cr3(read_cr3());
 }
 
+void set_cbit_range(uint64_t va, uint64_t npages, bool encrypted)
+{
+	set_cbit_noflush(va, npages, encrypted);
+	flush_range(va, npages);
+}
+
+uint64_t mm_for_each_shared(uint64_t lo, uint64_t hi, void (*fn)(uint64_t va, uint64_t npages))
+{
+	uint64_t total = 0, run = 0, run_start = 0;
+
+	/* Runs of C=0 mappings of RAM in [lo, hi), from our own page tables. */
+	for (uint64_t va = lo; va < hi;) {
+		uint64_t *pde = leaf_2m(va), e, step;
+
+		if (!pde || !(*pde & PTE_P)) {
+			e = 0;
+			step = SZ_2M - (va & (SZ_2M - 1));
+		} else if (*pde & PTE_PS) {
+			e = *pde;
+			step = SZ_2M - (va & (SZ_2M - 1));
+		} else {
+			e = table(*pde)[(va >> 12) & 511];
+			step = PAGE_SIZE;
+		}
+		if (step > hi - va)
+			step = hi - va;
+		if ((e & PTE_P) && !(e & cbit_mask) && is_ram(va, PAGE_SIZE)) {
+			if (!run)
+				run_start = va;
+			run += step / PAGE_SIZE;
+		} else if (run) {
+			fn(run_start, run);
+			total += run;
+			run = 0;
+		}
+		va += step;
+	}
+	if (run) {
+		fn(run_start, run);
+		total += run;
+	}
+	return total;
+}
+
 bool page_is_encrypted(uint64_t va)
 {
-	uint64_t *pde = leaf_2m(va);
+	uint64_t *pde = leaf_2m_mapped(va);
 
 	if (*pde & PTE_PS)
 		return *pde & cbit_mask;

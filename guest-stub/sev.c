@@ -2,12 +2,31 @@
 /*
  * SEV detection as Linux's sme_enable() does it (CPUID 0x8000001F, then
  * MSR_AMD64_SEV), the KVM paravirt features (CPUID 0x40000000/1), and
- * KVM_HC_MAP_GPA_RANGE on the transport the VMM announced.
+ * KVM_HC_MAP_GPA_RANGE on the transport the VMM announced. CPUID leaves
+ * come from the firmware table where it has them (fw_cpuid).
  */
 #include "guest.h"
 
 bool sev_active;
 uint32_t hc_transport;
+
+/*
+ * The VMM's probe saw the instruction return the table's values: the table
+ * must then tell the guest nothing the hypervisor does not.
+ */
+static void cpuid_check_table(void)
+{
+	for (uint32_t i = 0; boot.cpuid && i < boot.cpuid->count; i++) {
+		const struct minivmm_cpuid_fn *f = &boot.cpuid->fn[i];
+		uint32_t a, b, c, d;
+
+		cpuid(f->eax_in, f->ecx_in, &a, &b, &c, &d);
+		GUEST_ASSERT_EQ(a, f->eax);
+		GUEST_ASSERT_EQ(b, f->ebx);
+		GUEST_ASSERT_EQ(c, f->ecx);
+		GUEST_ASSERT_EQ(d, f->edx);
+	}
+}
 
 void sev_detect(void)
 {
@@ -16,10 +35,12 @@ void sev_detect(void)
 
 	cbit_mask = 0;
 	sev_active = false;
-	cpuid(0x80000000, 0, &a, &b, &c, &d);
+	if (boot.params && (boot.params->flags & MINIVMM_FLAG_CPUID_AGREES))
+		cpuid_check_table();
+	fw_cpuid(0x80000000, 0, &a, &b, &c, &d);
 	if (a < CPUID_AMD_SEV)
 		return;
-	cpuid(CPUID_AMD_SEV, 0, &a, &b, &c, &d);
+	fw_cpuid(CPUID_AMD_SEV, 0, &a, &b, &c, &d);
 	if (!(a & (1u << 1)))
 		return;
 	if (!(rdmsr(MSR_AMD64_SEV) & MSR_AMD64_SEV_ENABLED))
@@ -27,13 +48,13 @@ void sev_detect(void)
 	cbit_mask = 1ull << (b & 0x3f);
 	sev_active = true;
 
-	cpuid(KVM_CPUID_SIGNATURE, 0, &a, &b, &c, &d);
+	fw_cpuid(KVM_CPUID_SIGNATURE, 0, &a, &b, &c, &d);
 	memcpy(sig, &b, 4);
 	memcpy(sig + 4, &c, 4);
 	memcpy(sig + 8, &d, 4);
 	sig[12] = 0;
 	GUEST_ASSERT(!memcmp(sig, "KVMKVMKVM", 9));
-	cpuid(KVM_CPUID_FEATURES, 0, &a, &b, &c, &d);
+	fw_cpuid(KVM_CPUID_FEATURES, 0, &a, &b, &c, &d);
 	GUEST_ASSERT(a & (1u << KVM_FEATURE_HC_MAP_GPA_RANGE));
 	GUEST_ASSERT(a & (1u << KVM_FEATURE_MIGRATION_CONTROL));
 	hc_transport = boot.params ? boot.params->transport : HC_TRANSPORT_VMMCALL;
@@ -78,29 +99,61 @@ long map_gpa_range(uint64_t gpa, uint64_t npages, uint64_t attrs)
 	return kvm_hypercall4(KVM_HC_MAP_GPA_RANGE, gpa, npages, attrs, generation_arg());
 }
 
-static void set_memory_enc_dec(uint64_t va, uint64_t npages, bool enc)
+static volatile uint32_t hc_muted;
+
+void hypercalls_mute(void)
+{
+	hc_muted = 1;
+}
+
+void hypercalls_unmute(void)
+{
+	hc_muted = 0;
+}
+
+/*
+ * arch/x86/mm/pat/set_memory.c: __set_memory_enc_dec holds mem_enc_lock
+ * for read (a trylock: -EBUSY once enc_kexec_begin holds it for write)
+ * around __set_memory_enc_pgtable: change the PTEs, flush, then tell the
+ * hypervisor (enc_status_change_finish -> notify_range_enc_status_changed
+ * -> kvm_sev_hc_page_enc_status: MAP_GPA_RANGE). A CPU can take an
+ * interrupt between any two steps.
+ */
+static int set_memory_enc_dec(uint64_t va, uint64_t npages, bool enc)
 {
 	uint64_t size = KVM_MAP_GPA_RANGE_PAGE_SZ_4K;
 	long r;
 
 	if (!sev_active)
-		return;
-	set_cbit_range(va, npages, enc);
+		return 0;
+	if (!conv_read_trylock())
+		return -16; /* -EBUSY */
+	set_cbit_noflush(va, npages, enc);
+	irq_point(WHERE_CONV_PTE);
+	flush_range(va, npages);
+	irq_point(WHERE_CONV_FLUSHED);
 	if (!(va & (SZ_2M - 1)) && !(npages & 511))
 		size = KVM_MAP_GPA_RANGE_PAGE_SZ_2M;
-	/* Identity map: gpa == va. */
-	r = map_gpa_range(va, npages, size | (enc ? KVM_MAP_GPA_RANGE_ENCRYPTED : 0));
-	GUEST_ASSERT_EQ(r, 0);
+	/* Strategy mute checks its flag first: the window is check-then-call. */
+	if (!hc_muted) {
+		irq_point(WHERE_CONV_FLUSHED);
+		/* Identity map: gpa == va. */
+		r = map_gpa_range(va, npages, size | (enc ? KVM_MAP_GPA_RANGE_ENCRYPTED : 0));
+		GUEST_ASSERT_EQ(r, 0);
+	}
+	irq_point(WHERE_CONV_DONE);
+	conv_read_unlock();
+	return 0;
 }
 
-void set_memory_decrypted(uint64_t va, uint64_t npages)
+int set_memory_decrypted(uint64_t va, uint64_t npages)
 {
-	set_memory_enc_dec(va, npages, false);
+	return set_memory_enc_dec(va, npages, false);
 }
 
-void set_memory_encrypted(uint64_t va, uint64_t npages)
+int set_memory_encrypted(uint64_t va, uint64_t npages)
 {
-	set_memory_enc_dec(va, npages, true);
+	return set_memory_enc_dec(va, npages, true);
 }
 
 void migration_ready(bool ready)

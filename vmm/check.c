@@ -93,7 +93,7 @@ int check_reset(const struct encmap *m, const struct guest_mem *mem, uint32_t ge
 {
 	struct encmap_prov_run pr;
 	uint64_t from = 0, fw_s = MEM_FW_SHARED_GPA >> PAGE_SHIFT;
-	uint64_t fw_e = (MEM_FW_SHARED_GPA + MEM_FW_SHARED_SIZE) >> PAGE_SHIFT, fw_ok = 0;
+	uint64_t fw_e = mem->fw_shared_end >> PAGE_SHIFT, fw_ok = 0;
 	int r;
 
 	while (encmap_next_prov_run(m, from, &pr)) {
@@ -117,7 +117,7 @@ int check_reset(const struct encmap *m, const struct guest_mem *mem, uint32_t ge
 		if (r)
 			return r;
 	}
-	/* Firmware pages: all of the window, shared by the firmware. */
+	/* Firmware pages: the window and the ucall pages, shared by the firmware. */
 	if (fw_ok != fw_e - fw_s) {
 		for (uint64_t p = fw_s; p < fw_e; p++) {
 			struct encmap_prov prov;
@@ -253,7 +253,8 @@ void check_snapshot_locked(struct vm *vm, struct vcpu *vcpu, const char *why)
 	evlog_end(&vm->log);
 }
 
-static void report(struct vm *vm, struct vcpu *vcpu, const char *what, uint32_t gen,
+/* Log a check's verdict; a failure also goes to stderr with its runs. true: passed. */
+static bool report(struct vm *vm, struct vcpu *vcpu, const char *what, uint32_t gen,
 		   const struct check_report *rep)
 {
 	bool ok = rep->n == 0 && !rep->error;
@@ -286,7 +287,7 @@ static void report(struct vm *vm, struct vcpu *vcpu, const char *what, uint32_t 
 	}
 	evlog_end(&vm->log);
 	if (ok)
-		return;
+		return true;
 	vm->checks_failed++;
 	fprintf(stderr, "mini-vmm: CHECK FAILED: %s for generation %u (vCPU %u)\n", what, gen,
 		vcpu->id);
@@ -307,6 +308,7 @@ static void report(struct vm *vm, struct vcpu *vcpu, const char *what, uint32_t 
 	}
 	if (rep->n > CHECK_PRINT_MAX)
 		fprintf(stderr, "  ... %zu more run(s) in the log\n", rep->n - CHECK_PRINT_MAX);
+	return false;
 }
 
 /*
@@ -390,40 +392,81 @@ void check_migration_summary(struct vm *vm)
 			m->windows, blocked_ns / 1000, blocked_events, m->unsafe_points, m->points);
 }
 
+/* args[2], args[3] under the names the tag gives them. */
+static void log_tag_args(struct vm *vm, const struct sync_tag_info *info, const struct ucall *uc)
+{
+	const char *names[2] = {info->arg2, info->arg3};
+
+	for (unsigned i = 0; i < 2; i++) {
+		uint64_t v = uc->args[2 + i];
+
+		if (!names[i])
+			continue;
+		if (!strcmp(names[i], "where"))
+			evlog_str(&vm->log, names[i], sync_where_name(v));
+		else if (!strcmp(names[i], "how"))
+			evlog_str(&vm->log, names[i], v == STOP_NMI ? "nmi" : "reboot_vector");
+		else if (!strcmp(names[i], "gpa"))
+			evlog_hex(&vm->log, names[i], v);
+		else
+			evlog_u64(&vm->log, names[i], v);
+	}
+}
+
 enum vcpu_action check_on_sync(struct vcpu *vcpu, const struct ucall *uc)
 {
 	struct vm *vm = vcpu->vm;
 	uint64_t tag = uc->args[0], arg = uc->args[1], flags = uc->args[2];
 	uint32_t gen = (uint32_t)arg;
 	struct check_report reset, truth;
-	bool verify, point;
+	bool verify, point, reset_ok = false, truth_ok = false;
+	/* After a reset: BOOT if the strategy claims a clean bitmap, and READY. */
+	bool after_reset =
+		tag == SYNC_READY || (tag == SYNC_BOOT && (flags & SYNC_BOOT_EXPECT_CLEAN));
+
+	const struct sync_tag_info *info = sync_tag_info(tag);
 
 	pthread_mutex_lock(&vm->lock);
 	if (tag == SYNC_BOOT) {
 		vcpu->generation = gen;
 		if (gen > vm->generation)
 			vm->generation = gen;
+		device_boot_locked(&vm->device, flags & SYNC_BOOT_DEVICE_DRIVER);
+	} else if (tag == SYNC_DEVICE_SHUTDOWN) {
+		device_shutdown_locked(vcpu, uc->args[2] != 0);
 	}
-	/* BOOT: the strategy claims a clean bitmap before the new kernel shares. */
-	verify = vm->opts.check && vm->opts.sev &&
-		 (tag == SYNC_READY || (tag == SYNC_BOOT && (flags & SYNC_BOOT_EXPECT_CLEAN)));
+	verify = vm->opts.check && vm->opts.sev && after_reset;
 	point = vm->opts.check && vm->opts.sev && vm->mig.ready;
 	if (verify || point)
 		evaluate(vm, vcpu, vcpu->generation, tag == SYNC_READY || point, &reset, &truth);
 	if (point)
 		log_migration_point(vm, vcpu, sync_tag_name(tag), &reset, &truth);
 	evlog_begin(&vm->log, "sync", (int)vcpu->id, vcpu->generation);
-	evlog_str(&vm->log, "tag", sync_tag_name(tag));
+	evlog_str(&vm->log, "tag", info->name);
 	evlog_u64(&vm->log, "arg", arg);
+	log_tag_args(vm, info, uc);
 	evlog_bool(&vm->log, "migratable", vm->mig.ready);
 	evlog_u64(&vm->log, "shared_pages", encmap_count_shared(&vm->encmap));
-	if (tag != SYNC_BENCH)
+	if (info->runs)
 		log_runs(vm);
 	evlog_end(&vm->log);
 	if (verify) {
-		report(vm, vcpu, "reset", vcpu->generation, &reset);
+		reset_ok = report(vm, vcpu, "reset", vcpu->generation, &reset);
 		if (tag == SYNC_READY)
-			report(vm, vcpu, "truth", vcpu->generation, &truth);
+			truth_ok = report(vm, vcpu, "truth", vcpu->generation, &truth);
+	}
+	if (vm->opts.story && after_reset) {
+		FILE *f = vm_console(vm);
+
+		fprintf(f, "mini-vmm: generation %u %s: ", vcpu->generation, sync_tag_name(tag));
+		if (!verify)
+			fputs("not checked (--no-check); ", f);
+		else if (tag == SYNC_READY)
+			fprintf(f, "reset check %s, truth check %s; ", reset_ok ? "pass" : "FAIL",
+				truth_ok ? "pass" : "FAIL");
+		else
+			fprintf(f, "reset check %s; ", reset_ok ? "pass" : "FAIL");
+		check_dump_bitmap(vm, f);
 	}
 	if (verify || point) {
 		check_report_free(&reset);

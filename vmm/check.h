@@ -59,7 +59,7 @@ enum vcpu_action check_on_sync(struct vcpu *vcpu, const struct ucall *uc);
 void check_snapshot_locked(struct vm *vm, struct vcpu *vcpu, const char *why);
 /* Lock held: log the "migration" summary at exit. */
 void check_migration_summary(struct vm *vm);
-/* Print the final runs (--dump-bitmap). */
+/* Print the shared runs (--dump-bitmap at exit; the story at every reset). */
 void check_dump_bitmap(struct vm *vm, FILE *f);
 
 #endif

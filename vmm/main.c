@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* mini-vmm: only this file decides to exit. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -35,7 +36,10 @@ int main(int argc, char **argv)
 		fflush(stdout);
 		if (status != EXIT_OK)
 			fprintf(stderr, "mini-vmm: %s (exit status %d)\n", vm->exit_reason, status);
-		else if (opts.verbose)
+		else if (opts.story && vm->checks_run)
+			fprintf(stderr, "mini-vmm: %s, all %" PRIu64 " bitmap checks passed\n",
+				vm->exit_reason, vm->checks_run);
+		else if (opts.verbose || opts.story)
 			fprintf(stderr, "mini-vmm: %s\n", vm->exit_reason);
 		if (opts.dump_bitmap)
 			check_dump_bitmap(vm, stdout);

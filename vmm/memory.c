@@ -42,7 +42,32 @@ int mem_layout(struct guest_mem *mem, uint64_t ram_size, uint64_t vmm_size)
 	e820_add(mem, mem->vmm_gpa, vmm_size, E820_TYPE_RESERVED);
 	if (mem->high_size)
 		e820_add(mem, MEM_4G, mem->high_size, E820_TYPE_RAM);
+	mem->fw_shared_end = MEM_FW_SHARED_GPA + MEM_FW_SHARED_SIZE;
 	return 0;
+}
+
+int mem_set_ucall_pages(struct guest_mem *mem, unsigned n)
+{
+	_Static_assert(MEM_UCALL_GPA == MEM_FW_SHARED_GPA + MEM_FW_SHARED_SIZE,
+		       "the firmware-shared set is one range");
+	if (n > MEM_UCALL_MAX)
+		return -EINVAL;
+	mem->nr_ucall_pages = n;
+	mem->fw_shared_end = MEM_UCALL_GPA + (uint64_t)n * PAGE_SIZE;
+	return 0;
+}
+
+bool mem_in_ucall_page(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
+{
+	uint64_t end = MEM_UCALL_GPA + (uint64_t)mem->nr_ucall_pages * PAGE_SIZE;
+
+	return gpa >= MEM_UCALL_GPA && gpa < end && len <= PAGE_SIZE &&
+	       (gpa & (PAGE_SIZE - 1)) + len <= PAGE_SIZE;
+}
+
+bool mem_ucall_visible(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
+{
+	return mem_is_ram(mem, gpa, len) || mem_in_ucall_page(mem, gpa, len);
 }
 
 int mem_alloc(struct guest_mem *mem)

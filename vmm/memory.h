@@ -10,7 +10,9 @@
  *   [0x9f000, 0xa0000)        reserved (EBDA)
  *   [0xa0000, 0xc0000)        reserved, firmware-shared window (the VMM
  *                             marks it shared at boot, as OVMF marks MMIO)
- *   [0xc0000, 0x100000)       reserved (option ROMs, BIOS)
+ *   [0xc0000, 0x100000)       reserved (option ROMs, BIOS); its first
+ *                             pages are the per-vCPU ucall pages (one a
+ *                             vCPU), shared by the firmware like the GHCB
  *   [1 MiB, low_end - vmm)    RAM
  *   [low_end - vmm, low_end)  reserved, VMM region: start info, GDT,
  *                             page tables, boot params, modules
@@ -33,6 +35,9 @@
 #define MEM_FW_SHARED_GPA  0xa0000ull
 #define MEM_FW_SHARED_SIZE 0x20000ull
 #define MEM_HIGH_RAM_START 0x100000ull
+/* vCPU i's ucall page (our GHCB) is MEM_UCALL_GPA + i * 4 KiB. */
+#define MEM_UCALL_GPA	   0xc0000ull
+#define MEM_UCALL_MAX	   ((MEM_HIGH_RAM_START - MEM_UCALL_GPA) >> 12)
 #define MEM_PCI_HOLE_START 0xc0000000ull /* 3 GiB */
 #define MEM_4G		   0x100000000ull
 #define MEM_E820_MAX	   8
@@ -53,6 +58,12 @@ struct guest_mem {
 	uint64_t vmm_size;
 	struct e820_entry e820[MEM_E820_MAX];
 	unsigned nr_e820;
+	/*
+	 * Pages the firmware shares before boot: [MEM_FW_SHARED_GPA,
+	 * fw_shared_end), the window followed by the ucall pages.
+	 */
+	unsigned nr_ucall_pages;
+	uint64_t fw_shared_end;
 };
 
 /*
@@ -76,6 +87,12 @@ bool mem_is_backed(const struct guest_mem *mem, uint64_t gpa, uint64_t len);
 bool mem_is_ram(const struct guest_mem *mem, uint64_t gpa, uint64_t len);
 /* Does [gpa, gpa+len) touch the VMM region? */
 bool mem_touches_vmm(const struct guest_mem *mem, uint64_t gpa, uint64_t len);
+/* One ucall page per vCPU (n <= MEM_UCALL_MAX). 0 or -EINVAL. */
+int mem_set_ucall_pages(struct guest_mem *mem, unsigned n);
+/* Is [gpa, gpa+len) inside one ucall page? */
+bool mem_in_ucall_page(const struct guest_mem *mem, uint64_t gpa, uint64_t len);
+/* May a ucall name [gpa, gpa+len)? RAM, or inside one ucall page. */
+bool mem_ucall_visible(const struct guest_mem *mem, uint64_t gpa, uint64_t len);
 /* Pages covered by the encryption bitmap: top / 4 KiB. */
 uint64_t mem_nr_pages(const struct guest_mem *mem);
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "psp.h"
 #include "util.h"
 
 void opts_usage(FILE *f)
@@ -18,20 +19,26 @@ void opts_usage(FILE *f)
 	      "\n"
 	      "  -m, --memory SIZE        guest RAM, K/M/G/T suffix (default 256M, 16M..1T)\n"
 	      "  -c, --cpus N             vCPUs (default 1, at most what KVM reports, <= 64)\n"
-	      "      --cmdline STR        guest command line (e.g. 'scenario=sev')\n"
+	      "      --cmdline STR        guest command line (e.g. 'scenario=sev'); default with\n"
+	      "                           --sev: '" OPTS_DEFAULT_STORY "',\n"
+	      "                           its shared runs printed at every reset\n"
 	      "      --timeout SEC        stop a stuck guest after SEC seconds (default 60)\n"
 	      "      --sev[=emulated|hw]  emulated SEV platform; hw is not implemented yet\n"
 	      "      --cbit N             emulated C-bit position, 52..62 (default 52)\n"
 	      "      --hypercall=MODE     auto|exit|vmmcall|vmcall|port (default auto: probe)\n"
 	      "      --log FILE           JSON Lines event log ('-' = stdout)\n"
-	      "      --guest-script FILE  hypercall script run by the guest (scenario=script)\n"
+	      "      --guest-script FILE  hypercall script that scenario=script runs\n"
 	      "      --dump-bitmap        print the final shared runs at exit\n"
-	      "      --check              check the bitmap after every reset (exit 1 on failure)\n"
+	      "      --check              check the bitmap after every reset (exit 1 on failure);\n"
+	      "                           the default with --sev\n"
+	      "      --no-check           do not check the bitmap, even with --sev\n"
 	      "      --gen-filter         host side of strategy 'generation': drop stale gens\n"
 	      "      --sched=MODE         parallel (default) or serial (one vCPU at a time)\n"
 	      "      --seed N             PRNG seed for --sched=serial and --inject\n"
 	      "      --inject SPEC        delay exits: vcpu=N,kind=hypercall|ucall|msr|all,\n"
 	      "                           prob=P (0..1),delay=D (us; serial: steps); repeatable\n"
+	      "      --device-rate P      probability (0..1) that a vCPU exit raises a device\n"
+	      "                           interrupt once a guest driver probed it (default 0.05)\n"
 	      "      --allow-emulated     run even if kvm_pvm would emulate every instruction\n"
 	      "      --kvm PATH           KVM device (default /dev/kvm)\n"
 	      "  -v, --verbose            print what was probed\n"
@@ -42,6 +49,19 @@ void opts_usage(FILE *f)
 	      "2 usage or setup error (bad option, invalid ELF, no /dev/kvm); 3 guest crashed\n"
 	      "(triple fault, guest assert, unexpected exit); 124 timeout.\n",
 	      f);
+}
+
+int parse_prob_ppm(const char *s, uint32_t *ppm)
+{
+	char *end;
+	double p;
+
+	errno = 0;
+	p = strtod(s, &end);
+	if (errno || *end || end == s || !(p >= 0.0 && p <= 1.0))
+		return -EINVAL;
+	*ppm = (uint32_t)(p * 1000000.0 + 0.5);
+	return 0;
 }
 
 int parse_inject(const char *spec, struct inject_rule *rule)
@@ -76,14 +96,8 @@ int parse_inject(const char *spec, struct inject_rule *rule)
 			else
 				return -EINVAL;
 		} else if (!strcmp(tok, "prob")) {
-			char *end;
-			double p;
-
-			errno = 0;
-			p = strtod(eq, &end);
-			if (errno || *end || end == eq || !(p >= 0.0 && p <= 1.0))
+			if (parse_prob_ppm(eq, &rule->prob_ppm))
 				return -EINVAL;
-			rule->prob_ppm = (uint32_t)(p * 1000000.0 + 0.5);
 		} else if (!strcmp(tok, "delay")) {
 			if (parse_u64_range(eq, 0, 10000000, &v))
 				return -EINVAL;
@@ -105,12 +119,14 @@ enum {
 	OPT_SCRIPT,
 	OPT_DUMP,
 	OPT_CHECK,
+	OPT_NO_CHECK,
 	OPT_GEN_FILTER,
 	OPT_SCHED,
 	OPT_SEED,
 	OPT_INJECT,
 	OPT_ALLOW_EMULATED,
 	OPT_KVM,
+	OPT_DEVICE_RATE,
 };
 
 static const struct option long_opts[] = {
@@ -125,12 +141,14 @@ static const struct option long_opts[] = {
 	{"guest-script", required_argument, NULL, OPT_SCRIPT},
 	{"dump-bitmap", no_argument, NULL, OPT_DUMP},
 	{"check", no_argument, NULL, OPT_CHECK},
+	{"no-check", no_argument, NULL, OPT_NO_CHECK},
 	{"gen-filter", no_argument, NULL, OPT_GEN_FILTER},
 	{"sched", required_argument, NULL, OPT_SCHED},
 	{"seed", required_argument, NULL, OPT_SEED},
 	{"inject", required_argument, NULL, OPT_INJECT},
 	{"allow-emulated", no_argument, NULL, OPT_ALLOW_EMULATED},
 	{"kvm", required_argument, NULL, OPT_KVM},
+	{"device-rate", required_argument, NULL, OPT_DEVICE_RATE},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -144,8 +162,22 @@ static const struct option long_opts[] = {
 		return OPTS_USAGE;                                                                 \
 	} while (0)
 
+/* Is word a blank-separated word of the guest command line? */
+static bool cmdline_has_word(const char *cmdline, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = cmdline; p && *p; p += strcspn(p, " ")) {
+		p += strspn(p, " ");
+		if (!strncmp(p, word, n) && (p[n] == ' ' || p[n] == '\0'))
+			return true;
+	}
+	return false;
+}
+
 enum opts_result opts_parse(int argc, char **argv, struct vm_opts *o, FILE *out, FILE *err)
 {
+	int check = -1; /* not given: on with --sev */
 	uint64_t v;
 	int c;
 
@@ -155,6 +187,7 @@ enum opts_result opts_parse(int argc, char **argv, struct vm_opts *o, FILE *out,
 		.nr_cpus = 1,
 		.timeout_s = 60,
 		.cbit = 52,
+		.device_ppm = DEVICE_DEFAULT_PPM,
 	};
 	/*
 	 * 0, not 1: glibc then re-initialises all of getopt's state, including
@@ -189,10 +222,15 @@ enum opts_result opts_parse(int argc, char **argv, struct vm_opts *o, FILE *out,
 		case OPT_SEV:
 			if (!optarg || !strcmp(optarg, "emulated"))
 				o->sev = true;
-			else if (!strcmp(optarg, "hw"))
-				BAD("--sev=hw: the hardware SEV backend (/dev/sev, "
-				    "KVM_MEMORY_ENCRYPT_OP) is not implemented; use --sev");
-			else
+			else if (!strcmp(optarg, "hw")) {
+				/* Say what this host lacks, too (vmm/psp_kvm.c). */
+				char why[160];
+
+				psp_kvm_probe("/dev/sev", o->kvm_path, why, sizeof(why));
+				BAD("--sev=hw: the hardware SEV backend is not implemented; "
+				    "this host: %s; use --sev",
+				    why);
+			} else
 				BAD("--sev=%s: want 'emulated' or 'hw'", optarg);
 			break;
 		case OPT_CBIT:
@@ -225,7 +263,10 @@ enum opts_result opts_parse(int argc, char **argv, struct vm_opts *o, FILE *out,
 			o->dump_bitmap = true;
 			break;
 		case OPT_CHECK:
-			o->check = true;
+			check = 1;
+			break;
+		case OPT_NO_CHECK:
+			check = 0;
 			break;
 		case OPT_GEN_FILTER:
 			o->gen_filter = true;
@@ -257,6 +298,10 @@ enum opts_result opts_parse(int argc, char **argv, struct vm_opts *o, FILE *out,
 			break;
 		case OPT_KVM:
 			o->kvm_path = optarg;
+			break;
+		case OPT_DEVICE_RATE:
+			if (parse_prob_ppm(optarg, &o->device_ppm))
+				BAD("--device-rate %s: want a probability from 0 to 1", optarg);
 			break;
 		case 'v':
 			o->verbose++;
@@ -298,5 +343,15 @@ enum opts_result opts_parse(int argc, char **argv, struct vm_opts *o, FILE *out,
 	o->kernel_path = argv[optind];
 	if (o->sched == SCHED_SERIAL && o->timeout_s == 0)
 		BAD("--timeout must be positive");
+	o->check = check < 0 ? o->sev : check;
+	if (o->sev && !o->cmdline) {
+		o->cmdline = OPTS_DEFAULT_STORY;
+		o->story = true;
+	}
+	/* Only scenario=script reads the script: anything else would run without it. */
+	if (o->script_path && !cmdline_has_word(o->cmdline, "scenario=script"))
+		BAD("--guest-script %s: only scenario=script reads it; add --cmdline "
+		    "'scenario=script' (guest command line: '%s')",
+		    o->script_path, o->cmdline ? o->cmdline : "");
 	return OPTS_RUN;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "hostmem.h"
 #include "util.h"
 
 static const char *const cmd_names[UCALL_MAX] = {
@@ -15,12 +16,55 @@ static const char *const cmd_names[UCALL_MAX] = {
 	[UCALL_YIELD] = "yield", [UCALL_PRINT] = "print",
 };
 
-static const char *const tag_names[SYNC_MAX] = {
-	[SYNC_NONE] = "none",	[SYNC_KEXEC_BEGIN] = "kexec_begin",
-	[SYNC_BOOT] = "boot",	[SYNC_RESET_DONE] = "reset_done",
-	[SYNC_READY] = "ready", [SYNC_SHARED] = "shared",
-	[SYNC_BENCH] = "bench",
+/*
+ * Every SYNC tag: its name in the log and what args[2] and args[3] mean
+ * (NULL: nothing), "where"/"how" fields named by value. Fine-grained
+ * events (runs = false) do not repeat the bitmap's runs.
+ */
+static const struct sync_tag_info tags[SYNC_MAX] = {
+	[SYNC_NONE] = {"none", NULL, NULL, true},
+	[SYNC_KEXEC_BEGIN] = {"kexec_begin", NULL, NULL, true},
+	[SYNC_BOOT] = {"boot", NULL, NULL, true},
+	[SYNC_RESET_DONE] = {"reset_done", NULL, NULL, true},
+	[SYNC_READY] = {"ready", NULL, NULL, true},
+	[SYNC_SHARED] = {"shared", NULL, NULL, true},
+	[SYNC_BENCH] = {"bench", NULL, NULL, false},
+	[SYNC_NOTIFIER_TAKEN] = {"notifier_taken", "where", NULL, false},
+	[SYNC_NOTIFIER_DONE] = {"notifier_done", NULL, NULL, false},
+	[SYNC_REQUEST_START] = {"request_start", "request", "gpa", false},
+	[SYNC_REQUEST_DONE] = {"request_done", "request", "gpa", false},
+	[SYNC_DEVICE_SHUTDOWN] = {"device_shutdown", "stop", NULL, true},
+	[SYNC_STOP_CPUS] = {"stop_other_cpus", "how", NULL, true},
+	[SYNC_CPU_STOPPED] = {"cpu_stopped", "how", "where", false},
+	[SYNC_ENC_KEXEC_BEGIN] = {"enc_kexec_begin", "in_flight", NULL, true},
+	[SYNC_ENC_KEXEC_FINISH] = {"enc_kexec_finish", "pages", NULL, true},
+	[SYNC_CONVERSION_REFUSED] = {"conversion_refused", "request", NULL, false},
+	[SYNC_CPU_OFFLINE] = {"cpu_offline", "cpu", NULL, true},
+	[SYNC_CPU_ONLINE] = {"cpu_online", "cpu", NULL, true},
+	[SYNC_SUSPEND] = {"suspend", NULL, NULL, true},
+	[SYNC_RESUME] = {"resume", NULL, NULL, true},
+	[SYNC_CRASH] = {"crash", NULL, NULL, true},
 };
+
+const struct sync_tag_info *sync_tag_info(uint64_t tag)
+{
+	static const struct sync_tag_info invalid = {"invalid", NULL, NULL, false};
+
+	return tag < SYNC_MAX && tags[tag].name ? &tags[tag] : &invalid;
+}
+
+const char *sync_where_name(uint64_t where)
+{
+	static const char *const names[] = {
+		[WHERE_IDLE] = "idle",
+		[WHERE_CONV_PTE] = "conversion_pte_changed",
+		[WHERE_CONV_FLUSHED] = "conversion_flushed",
+		[WHERE_CONV_DONE] = "conversion_hypercall_done",
+		[WHERE_WAITING] = "waiting",
+	};
+
+	return where < ARRAY_SIZE(names) && names[where] ? names[where] : "invalid";
+}
 
 const char *ucall_cmd_name(uint32_t cmd)
 {
@@ -29,46 +73,60 @@ const char *ucall_cmd_name(uint32_t cmd)
 
 const char *sync_tag_name(uint64_t tag)
 {
-	return tag < SYNC_MAX && tag_names[tag] ? tag_names[tag] : "invalid";
+	return sync_tag_info(tag)->name;
 }
 
-int ucall_fetch(const struct guest_mem *mem, uint64_t gpa, struct ucall *out)
+int ucall_fetch(const struct hostmem *hm, uint64_t cr3, uint64_t gpa, struct ucall *out)
 {
-	const void *p;
+	int r;
 
 	if (!IS_ALIGNED(gpa, 8))
 		return -EINVAL;
-	if (!mem_is_ram(mem, gpa, sizeof(*out)))
-		return -EFAULT;
-	p = mem_gpa_to_hva(mem, gpa, sizeof(*out));
-	if (!p)
+	if (!mem_ucall_visible(hm->mem, gpa, sizeof(*out)))
 		return -EFAULT;
 	/* One copy: the guest may change it under our feet (TOCTOU). */
-	memcpy(out, p, sizeof(*out));
+	r = hostmem_read(hm, cr3, gpa, out, sizeof(*out));
+	if (r == -EFAULT)
+		return r;
+	if (r != HOSTMEM_PLAIN)
+		return -EACCES;
 	if (out->cmd == UCALL_NONE || out->cmd >= UCALL_MAX || out->nargs > UCALL_MAX_ARGS)
 		return -EINVAL;
 	return 0;
 }
 
-int guest_read_string(const struct guest_mem *mem, uint64_t gpa, char *buf, size_t size)
+int guest_read_string(const struct hostmem *hm, uint64_t cr3, uint64_t gpa, char *buf, size_t size)
 {
-	size_t i;
+	size_t i = 0;
 
 	if (!size)
 		return -EINVAL;
-	for (i = 0; i + 1 < size; i++) {
-		const char *c;
+	/* Page by page: a string may run into a page the guest keeps private. */
+	while (i + 1 < size) {
+		uint64_t at = gpa + i, left = PAGE_SIZE - (at & (PAGE_SIZE - 1));
+		size_t n = size - 1 - i < left ? size - 1 - i : left;
+		char *nul;
+		int r;
 
-		if (gpa + i < gpa || !mem_is_ram(mem, gpa + i, 1))
+		if (at < gpa)
 			break;
-		c = mem_gpa_to_hva(mem, gpa + i, 1);
-		if (!c || !*c)
+		/* Visible bytes only: RAM ends at a page boundary, as do ucall pages. */
+		if (!mem_ucall_visible(hm->mem, at, n)) {
+			if (!i && !mem_ucall_visible(hm->mem, at, 1))
+				return -EFAULT;
 			break;
-		buf[i] = *c;
+		}
+		r = hostmem_read(hm, cr3, at, buf + i, n);
+		if (r < 0 && r != -ENOTSUP)
+			return r;
+		if (r != HOSTMEM_PLAIN)
+			return -EACCES;
+		nul = memchr(buf + i, '\0', n);
+		if (nul)
+			return 0;
+		i += n;
 	}
 	buf[i] = '\0';
-	if (i == 0 && !mem_is_ram(mem, gpa, 1))
-		return -EFAULT;
 	return 0;
 }
 
@@ -78,15 +136,28 @@ static void set_ret(struct vcpu *vcpu, int64_t ret)
 	vcpu->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
 }
 
-static enum vcpu_action do_abort(struct vcpu *vcpu, const struct ucall *uc)
+/* A string argument as the host sees it, or a note saying why it cannot. */
+static void read_arg_string(const struct hostmem *hm, uint64_t cr3, uint64_t gpa, char *buf,
+			    size_t size)
+{
+	int r = guest_read_string(hm, cr3, gpa, buf, size);
+
+	if (r == -EACCES)
+		snprintf(buf, size,
+			 "<string at %#" PRIx64 " is in a private page: the host sees only "
+			 "ciphertext there>",
+			 gpa);
+	else if (r < 0)
+		snprintf(buf, size, "<bad pointer %#" PRIx64 ">", gpa);
+}
+
+static enum vcpu_action do_abort(struct vcpu *vcpu, const struct ucall *uc, uint64_t cr3)
 {
 	struct vm *vm = vcpu->vm;
 	char expr[UCALL_STR_MAX], file[UCALL_STR_MAX];
 
-	if (guest_read_string(&vm->mem, uc->args[0], expr, sizeof(expr)) < 0)
-		snprintf(expr, sizeof(expr), "<bad pointer %#" PRIx64 ">", uc->args[0]);
-	if (guest_read_string(&vm->mem, uc->args[1], file, sizeof(file)) < 0)
-		snprintf(file, sizeof(file), "<bad pointer %#" PRIx64 ">", uc->args[1]);
+	read_arg_string(&vm->hostmem, cr3, uc->args[0], expr, sizeof(expr));
+	read_arg_string(&vm->hostmem, cr3, uc->args[1], file, sizeof(file));
 	pthread_mutex_lock(&vm->lock);
 	evlog_begin(&vm->log, "guest_abort", (int)vcpu->id, vcpu->generation);
 	evlog_str(&vm->log, "expr", expr);
@@ -99,6 +170,27 @@ static enum vcpu_action do_abort(struct vcpu *vcpu, const struct ucall *uc)
 		       vcpu->id, file, uc->args[2], expr, uc->args[3]);
 	pthread_mutex_unlock(&vm->lock);
 	return ACT_STOP;
+}
+
+static enum vcpu_action do_print(struct vcpu *vcpu, const struct ucall *uc, uint64_t cr3)
+{
+	struct vm *vm = vcpu->vm;
+	uint64_t len = uc->args[1] > UCALL_PRINT_MAX ? UCALL_PRINT_MAX : uc->args[1];
+	char buf[UCALL_PRINT_MAX];
+	int r = -EFAULT;
+
+	if (mem_ucall_visible(&vm->mem, uc->args[0], len))
+		r = hostmem_read(&vm->hostmem, cr3, uc->args[0], buf, len);
+	if (r != HOSTMEM_PLAIN) {
+		vm_stop(vm, EXIT_GUEST_CRASH,
+			r == -EFAULT ? "vCPU %u: PRINT buffer %#" PRIx64 " outside RAM"
+				     : "vCPU %u: PRINT buffer %#" PRIx64 " is in a private page: "
+				       "the host sees only ciphertext there",
+			vcpu->id, uc->args[0]);
+		return ACT_STOP;
+	}
+	fwrite(buf, 1, len, vm_console(vm));
+	return ACT_CONTINUE;
 }
 
 static enum vcpu_action do_cpu_on(struct vcpu *vcpu, const struct ucall *uc)
@@ -140,13 +232,29 @@ enum vcpu_action ucall_handle(struct vcpu *vcpu, uint64_t gpa)
 {
 	struct vm *vm = vcpu->vm;
 	struct ucall uc;
-	int r = ucall_fetch(&vm->mem, gpa, &uc);
+	uint64_t cr3 = 0;
+	int r;
 
+	/* Under SEV the host view of a page depends on the caller's mapping. */
+	if (vm->hostmem.cbit_mask) {
+		struct kvm_sregs sregs;
+
+		if (kvm_ioctl_raw(vcpu->fd, KVM_GET_SREGS, &sregs) < 0) {
+			vm_stop(vm, EXIT_GUEST_CRASH, "vCPU %u: cannot read CR3 for a ucall",
+				vcpu->id);
+			return ACT_STOP;
+		}
+		cr3 = sregs.cr3;
+	}
+	r = ucall_fetch(&vm->hostmem, cr3, gpa, &uc);
 	if (r < 0) {
 		vm_stop(vm, EXIT_GUEST_CRASH, "vCPU %u: bad ucall pointer %#" PRIx64 ": %s",
 			vcpu->id, gpa,
-			r == -EFAULT ? "not inside guest RAM (or in a reserved region)"
-				     : "misaligned or malformed struct ucall");
+			r == -EFAULT   ? "not inside guest RAM or a ucall page (or in a reserved "
+					 "region)"
+			: r == -EACCES ? "the struct is in a page the guest maps private: the host "
+					 "sees only ciphertext there"
+				       : "misaligned or malformed struct ucall");
 		return ACT_STOP;
 	}
 	switch (uc.cmd) {
@@ -164,7 +272,7 @@ enum vcpu_action ucall_handle(struct vcpu *vcpu, uint64_t gpa)
 		pthread_mutex_unlock(&vm->lock);
 		return ACT_STOP;
 	case UCALL_ABORT:
-		return do_abort(vcpu, &uc);
+		return do_abort(vcpu, &uc, cr3);
 	case UCALL_SYNC:
 		return check_on_sync(vcpu, &uc);
 	case UCALL_CPU_ON:
@@ -180,20 +288,8 @@ enum vcpu_action ucall_handle(struct vcpu *vcpu, uint64_t gpa)
 		return ACT_PARK;
 	case UCALL_YIELD:
 		return ACT_YIELD;
-	case UCALL_PRINT: {
-		uint64_t len = uc.args[1] > 4096 ? 4096 : uc.args[1];
-		const char *s;
-
-		if (!mem_is_ram(&vm->mem, uc.args[0], len) ||
-		    !(s = mem_gpa_to_hva(&vm->mem, uc.args[0], len))) {
-			vm_stop(vm, EXIT_GUEST_CRASH,
-				"vCPU %u: PRINT buffer %#" PRIx64 " outside RAM", vcpu->id,
-				uc.args[0]);
-			return ACT_STOP;
-		}
-		fwrite(s, 1, len, vm->log.f == stdout ? stderr : stdout);
-		return ACT_CONTINUE;
-	}
+	case UCALL_PRINT:
+		return do_print(vcpu, &uc, cr3);
 	default:
 		break;
 	}

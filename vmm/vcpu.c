@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "device.h"
 #include "hypercall.h"
 #include "msr.h"
 #include "schedule.h"
@@ -365,6 +366,7 @@ static void *vcpu_thread(void *arg)
 				break;
 			continue;
 		}
+		device_after_exit(vcpu);
 		sched_after_exit(vcpu, act);
 	}
 out:

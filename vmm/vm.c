@@ -58,8 +58,9 @@ void vm_stop(struct vm *vm, int status, const char *fmt, ...)
 
 static uint64_t vmm_region_size(const struct vm *vm, uint64_t top)
 {
-	uint64_t sz = 3 * PAGE_SIZE;		   /* start info+GDT+params, cmdline, probe */
-	sz += (x86_pt_pages(top) + 1) * PAGE_SIZE; /* +1: PML4 on an odd frame */
+	uint64_t sz = 3 * PAGE_SIZE; /* start info+GDT+params, cmdline, probe */
+	/* +1: PML4 on an odd frame; +1: the 4 KiB table of the shared block */
+	sz += (x86_pt_pages(top) + 2) * PAGE_SIZE;
 	sz += ALIGN_UP(vm->elf_size, PAGE_SIZE);
 	sz += ALIGN_UP(vm->script_size, PAGE_SIZE);
 	return ALIGN_UP(sz, 64 * 1024);
@@ -75,6 +76,7 @@ static void layout_region(struct vm *vm)
 	l->memmap = p + 0x200;
 	l->gdt = p + 0x800;
 	l->params = p + 0x900;
+	l->cpuid_table = p + 0xa00;
 	l->cmdline = p + PAGE_SIZE;
 	l->probe_code = p + 2 * PAGE_SIZE;
 	p += 3 * PAGE_SIZE;
@@ -83,6 +85,8 @@ static void layout_region(struct vm *vm)
 		p += PAGE_SIZE;
 	l->pml4 = p;
 	p += x86_pt_pages(vm->mem.top) * PAGE_SIZE;
+	l->fw_pt = p;
+	p += PAGE_SIZE;
 	l->mod_kernel = p;
 	p += ALIGN_UP(vm->elf_size, PAGE_SIZE);
 	l->mod_script = p;
@@ -93,55 +97,66 @@ static void layout_region(struct vm *vm)
 
 static int write_boot_info(struct vm *vm)
 {
+	/* Module names, NUL-separated, at the end of the command-line page. */
+	static const char mod_names[] = MINIVMM_MOD_KERNEL
+		"\0" MINIVMM_MOD_PARAMS "\0" MINIVMM_MOD_CPUID "\0" MINIVMM_MOD_SCRIPT;
+	const uint64_t names_off = VM_CMDLINE_MAX - 64;
+	const uint64_t name_kernel = 0, name_params = name_kernel + sizeof(MINIVMM_MOD_KERNEL),
+		       name_cpuid = name_params + sizeof(MINIVMM_MOD_PARAMS),
+		       name_script = name_cpuid + sizeof(MINIVMM_MOD_CPUID);
 	struct guest_mem *mem = &vm->mem;
 	struct vm_layout *l = &vm->layout;
 	struct hvm_start_info *si = mem_gpa_to_hva(mem, l->start_info, PAGE_SIZE);
-	struct hvm_modlist_entry *mods = mem_gpa_to_hva(mem, l->modlist, 3 * sizeof(*mods));
+	struct hvm_modlist_entry *mods = mem_gpa_to_hva(mem, l->modlist, 4 * sizeof(*mods));
 	struct hvm_memmap_table_entry *mm =
 		mem_gpa_to_hva(mem, l->memmap, MEM_E820_MAX * sizeof(*mm));
 	struct minivmm_params *params = mem_gpa_to_hva(mem, l->params, sizeof(*params));
+	struct minivmm_cpuid_table *cpuid =
+		mem_gpa_to_hva(mem, l->cpuid_table, sizeof(struct minivmm_cpuid_table));
 	char *cmdline = mem_gpa_to_hva(mem, l->cmdline, PAGE_SIZE);
-	char *names = cmdline + VM_CMDLINE_MAX - 64; /* module names at the end */
+	uint64_t names = l->cmdline + names_off;
 	unsigned nmods = 0;
 
-	if (!si || !mods || !mm || !params || !cmdline || l->end > mem->vmm_gpa + mem->vmm_size)
+	_Static_assert(sizeof(mod_names) <= 64, "module names fit");
+	if (!si || !mods || !mm || !params || !cpuid || !cmdline ||
+	    l->end > mem->vmm_gpa + mem->vmm_size)
 		return -EFAULT;
 	memset(si, 0, PAGE_SIZE);
 	memcpy(mem_gpa_to_hva(mem, l->gdt, sizeof(x86_gdt)), x86_gdt, sizeof(x86_gdt));
-	snprintf(cmdline, VM_CMDLINE_MAX - 64, "%s", vm->opts.cmdline ? vm->opts.cmdline : "");
-	memcpy(names, MINIVMM_MOD_KERNEL "\0" MINIVMM_MOD_PARAMS "\0" MINIVMM_MOD_SCRIPT,
-	       sizeof(MINIVMM_MOD_KERNEL MINIVMM_MOD_PARAMS MINIVMM_MOD_SCRIPT) + 2);
+	snprintf(cmdline, names_off, "%s", vm->opts.cmdline ? vm->opts.cmdline : "");
+	memcpy(cmdline + names_off, mod_names, sizeof(mod_names));
 	for (unsigned i = 0; i < mem->nr_e820; i++)
 		mm[i] = (struct hvm_memmap_table_entry){mem->e820[i].addr, mem->e820[i].size,
 							mem->e820[i].type, 0};
 
 	memcpy(mem_gpa_to_hva(mem, l->mod_kernel, vm->elf_size), vm->elf_buf, vm->elf_size);
-	mods[nmods++] = (struct hvm_modlist_entry){l->mod_kernel, vm->elf_size,
-						   l->cmdline + (VM_CMDLINE_MAX - 64), 0};
+	mods[nmods++] =
+		(struct hvm_modlist_entry){l->mod_kernel, vm->elf_size, names + name_kernel, 0};
 	*params = (struct minivmm_params){
 		.magic = MINIVMM_PARAMS_MAGIC,
 		.version = MINIVMM_PARAMS_VERSION,
 		.flags = (vm->opts.sev ? MINIVMM_FLAG_SEV : 0) |
-			 (vm->opts.sched == SCHED_SERIAL ? MINIVMM_FLAG_SERIAL : 0),
+			 (vm->opts.sched == SCHED_SERIAL ? MINIVMM_FLAG_SERIAL : 0) |
+			 (vm->cpuid_agrees ? MINIVMM_FLAG_CPUID_AGREES : 0),
 		.transport = vm->opts.sev ? vm->transport : HC_TRANSPORT_NONE,
 		.nr_cpus = vm->nr_vcpus,
 		.cbit = vm->opts.sev ? vm->opts.cbit : 0,
 		.fw_shared_gpa = MEM_FW_SHARED_GPA,
-		.fw_shared_size = MEM_FW_SHARED_SIZE,
+		.fw_shared_size = mem->fw_shared_end - MEM_FW_SHARED_GPA,
 		.vmm_region_gpa = mem->vmm_gpa,
 		.vmm_region_size = mem->vmm_size,
+		.ucall_gpa = MEM_UCALL_GPA,
 	};
-	mods[nmods++] = (struct hvm_modlist_entry){
-		l->params, sizeof(*params),
-		l->cmdline + (VM_CMDLINE_MAX - 64) + sizeof(MINIVMM_MOD_KERNEL), 0};
+	mods[nmods++] =
+		(struct hvm_modlist_entry){l->params, sizeof(*params), names + name_params, 0};
+	x86_cpuid_fw_table(vm->cpuid, cpuid);
+	mods[nmods++] =
+		(struct hvm_modlist_entry){l->cpuid_table, sizeof(*cpuid), names + name_cpuid, 0};
 	if (vm->script_size) {
 		memcpy(mem_gpa_to_hva(mem, l->mod_script, vm->script_size), vm->script_buf,
 		       vm->script_size);
 		mods[nmods++] = (struct hvm_modlist_entry){l->mod_script, vm->script_size,
-							   l->cmdline + (VM_CMDLINE_MAX - 64) +
-								   sizeof(MINIVMM_MOD_KERNEL) +
-								   sizeof(MINIVMM_MOD_PARAMS),
-							   0};
+							   names + name_script, 0};
 	}
 	*si = (struct hvm_start_info){
 		.magic = HVM_START_MAGIC_VALUE,
@@ -181,7 +196,7 @@ static int probe(struct vm *vm)
 	uint8_t *code = mem_gpa_to_hva(&vm->mem, vm->layout.probe_code, PAGE_SIZE);
 	bool amd = vm->opts.transport == TRANSPORT_VMMCALL ||
 		   (vm->opts.transport != TRANSPORT_VMCALL && vm->is_amd);
-	const uint8_t prog[] = {
+	const uint8_t head[] = {
 		0xe6,
 		0x80, /* out %al, $0x80 */
 		0xb9,
@@ -193,6 +208,8 @@ static int probe(struct vm *vm)
 		0xfe, /* 1: loop 1b */
 		0xe6,
 		0x80, /* out %al, $0x80 */
+	};
+	const uint8_t tail[] = {
 		0xb8,
 		KVM_HC_MAP_GPA_RANGE,
 		0,
@@ -201,7 +218,7 @@ static int probe(struct vm *vm)
 		0x31,
 		0xdb,
 		0x31,
-		0xd2, /* xor %ebx, %edx */
+		0xd2, /* xor %ebx, %ebx; xor %edx, %edx */
 		0xb9,
 		1,
 		0,
@@ -214,6 +231,15 @@ static int probe(struct vm *vm)
 		0x80, /* out %al, $0x80 */
 		0xf4, /* hlt */
 	};
+	/*
+	 * Between the two: one CPUID per firmware-table leaf, each followed by
+	 * an out whose exit shows the result registers (sync regs). The table
+	 * is trusted only if every leaf agrees: some kvm_pvm hosts let CPUID
+	 * run unvirtualized at CPL 3 (docs/pvm-notes.md).
+	 */
+	struct minivmm_cpuid_table table;
+	uint8_t *pc = code;
+	unsigned cpuid_outs, cpuid_agree = 0;
 	struct itimerval limit = {.it_value = {0, PROBE_TIMEOUT_US}}, off = {{0, 0}, {0, 0}};
 	struct sigaction sa, old;
 	uint64_t t0 = 0, t_loop = 0;
@@ -223,7 +249,28 @@ static int probe(struct vm *vm)
 
 	if (!code)
 		return -EFAULT;
-	memcpy(code, prog, sizeof(prog));
+	x86_cpuid_fw_table(vm->cpuid, &table);
+	cpuid_outs = table.count;
+	memcpy(pc, head, sizeof(head));
+	pc += sizeof(head);
+	for (unsigned i = 0; i < table.count; i++) {
+		const uint8_t step[] = {
+			0xb8,
+			(uint8_t)table.fn[i].eax_in,
+			(uint8_t)(table.fn[i].eax_in >> 8),
+			(uint8_t)(table.fn[i].eax_in >> 16),
+			(uint8_t)(table.fn[i].eax_in >> 24),
+			0x31,
+			0xc9, /* xor %ecx, %ecx */
+			0x0f,
+			0xa2, /* cpuid */
+			0xe6,
+			0x80, /* out %al, $0x80 */
+		};
+		memcpy(pc, step, sizeof(step));
+		pc += sizeof(step);
+	}
+	memcpy(pc, tail, sizeof(tail));
 	vcpu->start_rip = vm->layout.probe_code;
 	vcpu->start_cr3 = vm->layout.pml4;
 	vcpu->start_rsp = 0;
@@ -256,7 +303,14 @@ static int probe(struct vm *vm)
 				t0 = now_ns();
 			else if (outs == 2)
 				t_loop = now_ns() - t0;
-			if (outs == 3) {
+			if (outs > 2 && outs <= 2 + (int)cpuid_outs) {
+				const struct kvm_regs *g = &run->s.regs.regs;
+				const struct minivmm_cpuid_fn *f = &table.fn[outs - 3];
+
+				cpuid_agree +=
+					(uint32_t)g->rax == f->eax && (uint32_t)g->rbx == f->ebx &&
+					(uint32_t)g->rcx == f->ecx && (uint32_t)g->rdx == f->edx;
+			} else if (outs == 3 + (int)cpuid_outs) {
 				vm->probe_hc_rax = (int64_t)run->s.regs.regs.rax;
 				done = true;
 			}
@@ -277,6 +331,7 @@ static int probe(struct vm *vm)
 	if (r < 0)
 		return r;
 	vm->probe_loop_ns = t_loop;
+	vm->cpuid_agrees = cpuid_agree == cpuid_outs;
 	/*
 	 * The vCPU statistic is exact; the loop time is only a fallback (a
 	 * busy host can stretch 30 us past the threshold).
@@ -356,6 +411,7 @@ static void log_start(struct vm *vm)
 	evlog_bool(log, "native", vm->native);
 	evlog_u64(log, "probe_loop_ns", vm->probe_loop_ns);
 	evlog_str(log, "transport", transport_name(vm->transport));
+	evlog_str(log, "cpuid", vm->cpuid_agrees ? "agrees" : "differs");
 	evlog_bool(log, "sev", vm->opts.sev);
 	evlog_u64(log, "cbit", vm->opts.sev ? vm->opts.cbit : 0);
 	evlog_bool(log, "check", vm->opts.check);
@@ -452,6 +508,15 @@ int vm_create(struct vm *vm, const struct vm_opts *opts)
 		return EXIT_USAGE;
 	}
 	vm->nr_vcpus = opts->nr_cpus;
+	if (mem_set_ucall_pages(&vm->mem, vm->nr_vcpus) < 0) {
+		fprintf(stderr, "mini-vmm: --cpus %u: at most %llu ucall pages\n", opts->nr_cpus,
+			(unsigned long long)MEM_UCALL_MAX);
+		return EXIT_USAGE;
+	}
+	vm->hostmem = (struct hostmem){
+		.mem = &vm->mem,
+		.cbit_mask = opts->sev ? 1ull << opts->cbit : 0,
+	};
 	r = mem_alloc(&vm->mem);
 	if (r < 0) {
 		fprintf(stderr, "mini-vmm: cannot map %" PRIu64 " bytes of guest RAM: %s\n",
@@ -489,6 +554,9 @@ int vm_create(struct vm *vm, const struct vm_opts *opts)
 			return EXIT_USAGE;
 	}
 	if (x86_build_identity_map(&vm->mem, vm->layout.pml4, vm->mem.top) < 0 ||
+	    (opts->sev && x86_identity_map_encrypt(&vm->mem, vm->layout.pml4, vm->mem.top,
+						   1ull << opts->cbit, MEM_FW_SHARED_GPA,
+						   vm->mem.fw_shared_end, vm->layout.fw_pt) < 0) ||
 	    write_boot_info(vm) < 0) {
 		fprintf(stderr, "mini-vmm: VMM region does not fit\n");
 		return EXIT_USAGE;
@@ -522,11 +590,14 @@ int vm_create(struct vm *vm, const struct vm_opts *opts)
 		return EXIT_USAGE;
 	}
 	if (opts->sev) {
-		/* As OVMF would: the firmware window is shared from the start. */
+		/*
+		 * As OVMF would: the firmware window and the ucall pages (our
+		 * GHCBs) are shared from the start.
+		 */
 		struct encmap_prov fw = {ENCMAP_VCPU_FIRMWARE, 0, 0};
 
 		encmap_set_shared(&vm->encmap, MEM_FW_SHARED_GPA >> PAGE_SHIFT,
-				  MEM_FW_SHARED_SIZE >> PAGE_SHIFT, &fw);
+				  (vm->mem.fw_shared_end - MEM_FW_SHARED_GPA) >> PAGE_SHIFT, &fw);
 	}
 	if (evlog_open(&vm->log, opts->log_path) < 0) {
 		fprintf(stderr, "mini-vmm: cannot open log %s: %s\n", opts->log_path,
@@ -542,9 +613,12 @@ int vm_create(struct vm *vm, const struct vm_opts *opts)
 	if (opts->verbose)
 		fprintf(stderr,
 			"mini-vmm: hypervisor %s, %s (probe loop %" PRIu64
-			" ns), hypercall transport %s, %u vCPU(s), %" PRIu64 " MiB\n",
+			" ns), hypercall transport %s, CPUID %s, %u vCPU(s), %" PRIu64 " MiB\n",
 			vm->sys.hv_name, vm->native ? "native" : "emulated", vm->probe_loop_ns,
-			transport_name(vm->transport), vm->nr_vcpus, vm->mem.ram_size >> 20);
+			transport_name(vm->transport),
+			vm->cpuid_agrees ? "agrees with the firmware table"
+					 : "differs from the firmware table (not virtualized here)",
+			vm->nr_vcpus, vm->mem.ram_size >> 20);
 
 	vm->vcpus[0].start_rip = vm->elf.entry;
 	vm->vcpus[0].start_rsp = 0;
@@ -555,6 +629,7 @@ int vm_create(struct vm *vm, const struct vm_opts *opts)
 	vm->mig.last_change_ns = now_ns();
 	vm->mig.windows = opts->sev ? 1 : 0;
 	sched_init(vm);
+	device_init(&vm->device, opts->seed, opts->device_ppm);
 	return 0;
 }
 

@@ -11,7 +11,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "device.h"
 #include "encmap.h"
+#include "hostmem.h"
 #include "kvm.h"
 #include "loader.h"
 #include "log.h"
@@ -71,13 +73,15 @@ struct vm_opts {
 	const char *log_path;
 	const char *script_path;
 	bool dump_bitmap;
-	bool check;
+	bool check;	 /* default: on with --sev (--check, --no-check) */
+	bool story;	 /* --sev without --cmdline: print every checked point */
 	bool gen_filter; /* drop stale generations (strategy "generation") */
 	int verbose;
 	enum sched_mode sched;
 	uint64_t seed;
 	struct inject_rule inject[4];
 	unsigned nr_inject;
+	uint32_t device_ppm; /* --device-rate, parts per million of exits */
 	bool allow_emulated; /* kvm_pvm: do not fail when not native */
 	uint64_t t_start_ns; /* main() entry, for start-up timing (0: vm_create) */
 };
@@ -88,9 +92,11 @@ struct vm_layout {
 	uint64_t memmap;
 	uint64_t gdt;
 	uint64_t params;
+	uint64_t cpuid_table;
 	uint64_t cmdline;
 	uint64_t probe_code;
 	uint64_t pml4;
+	uint64_t fw_pt; /* 4 KiB table of the 2 MiB block the firmware shares in */
 	uint64_t mod_kernel;
 	uint64_t mod_script;
 	uint64_t script_size;
@@ -154,6 +160,7 @@ struct vm {
 	uint64_t kvm_exits;	 /* vCPU statistic "exits" (in-kernel + userspace) */
 	uint64_t userspace_exits;
 	int64_t probe_hc_rax;
+	bool cpuid_agrees; /* the probe's CPUID saw the table KVM got */
 	enum minivmm_transport transport;
 	unsigned nr_vcpus;
 	struct vcpu vcpus[VM_MAX_VCPUS];
@@ -168,6 +175,8 @@ struct vm {
 
 	/* Protected by lock. */
 	struct encmap encmap;
+	struct hostmem hostmem; /* the host view of guest memory */
+	struct device device;	/* protected by lock */
 	struct evlog log;
 	uint32_t generation;	/* newest boot generation (SYNC BOOT) */
 	uint32_t hc_generation; /* newest generation in hypercalls (--gen-filter) */
@@ -183,6 +192,12 @@ struct vm {
 	int sched_current; /* vCPU allowed to run, -1: pick */
 	uint64_t sched_steps;
 };
+
+/* The guest console's stream (and the story's): stdout, unless the log is there. */
+static inline FILE *vm_console(const struct vm *vm)
+{
+	return vm->log.f == stdout ? stderr : stdout;
+}
 
 /* Create the VM from options (everything up to the first KVM_RUN). */
 int vm_create(struct vm *vm, const struct vm_opts *opts);

@@ -76,6 +76,34 @@ int x86_build_identity_map(struct guest_mem *mem, uint64_t pml4_gpa, uint64_t to
 	return 0;
 }
 
+int x86_identity_map_encrypt(struct guest_mem *mem, uint64_t pml4_gpa, uint64_t top,
+			     uint64_t cbit_mask, uint64_t shared_start, uint64_t shared_end,
+			     uint64_t pt_gpa)
+{
+	uint64_t gib = ALIGN_UP(top, SZ_1G) / SZ_1G, pdpts = (gib + 511) / 512;
+	uint64_t block = shared_start & ~(SZ_2M - 1);
+	const uint64_t table = PTE_P | PTE_W | PTE_US;
+	uint64_t *pd, *pt;
+
+	if (shared_end <= shared_start || (shared_end - 1) / SZ_2M != shared_start / SZ_2M ||
+	    shared_end > top || !IS_ALIGNED(shared_start | shared_end | pt_gpa, PAGE_SIZE))
+		return -EINVAL;
+	pd = mem_gpa_to_hva(mem, pml4_gpa + (1 + pdpts) * PAGE_SIZE, gib * PAGE_SIZE);
+	pt = mem_gpa_to_hva(mem, pt_gpa, PAGE_SIZE);
+	if (!pd || !pt)
+		return -EFAULT;
+	for (uint64_t j = 0; j < gib * 512; j++)
+		pd[j] |= cbit_mask;
+	for (uint64_t i = 0; i < 512; i++) {
+		uint64_t pa = block + i * PAGE_SIZE;
+		bool shared = pa >= shared_start && pa < shared_end;
+
+		pt[i] = pa | table | (shared ? 0 : cbit_mask);
+	}
+	pd[block / SZ_2M] = pt_gpa | table;
+	return 0;
+}
+
 void x86_long_mode_sregs(struct kvm_sregs *sregs, uint64_t cr3, uint64_t gdt_gpa)
 {
 	struct kvm_segment code, data;
@@ -187,6 +215,29 @@ struct kvm_cpuid2 *x86_build_cpuid(int kvm_fd, const struct cpuid_opts *opts)
 	return c;
 }
 
+void x86_cpuid_fw_table(const struct kvm_cpuid2 *cpuid, struct minivmm_cpuid_table *t)
+{
+	static const uint32_t leaves[] = {KVM_CPUID_SIGNATURE, KVM_CPUID_FEATURES, 0x80000000u,
+					  CPUID_AMD_SEV};
+	_Static_assert(sizeof(leaves) / sizeof(leaves[0]) <= MINIVMM_CPUID_MAX, "cpuid table");
+
+	memset(t, 0, sizeof(*t));
+	t->magic = MINIVMM_CPUID_MAGIC;
+	for (unsigned i = 0; i < sizeof(leaves) / sizeof(leaves[0]); i++) {
+		const struct kvm_cpuid_entry2 *e =
+			cpuid_find((struct kvm_cpuid2 *)cpuid, leaves[i], 0);
+		struct minivmm_cpuid_fn *f = &t->fn[t->count++];
+
+		f->eax_in = leaves[i];
+		if (e) {
+			f->eax = e->eax;
+			f->ebx = e->ebx;
+			f->ecx = e->ecx;
+			f->edx = e->edx;
+		}
+	}
+}
+
 int x86_set_msr(int vcpu_fd, uint32_t index, uint64_t value)
 {
 	/* struct kvm_msrs ends in a flexible array: one entry after it. */
@@ -265,7 +316,8 @@ int x86_walk_page_tables(const struct guest_mem *mem, uint64_t cr3, uint64_t max
 	return walk_table(&w, l4, 4, 0);
 }
 
-int x86_gva_to_gpa(const struct guest_mem *mem, uint64_t cr3, uint64_t gva, uint64_t *gpa)
+int x86_gva_leaf(const struct guest_mem *mem, uint64_t cr3, uint64_t gva, uint64_t *gpa,
+		 uint64_t *leaf)
 {
 	const uint64_t *t = table_at(mem, cr3);
 	int shift = 39;
@@ -285,9 +337,17 @@ int x86_gva_to_gpa(const struct guest_mem *mem, uint64_t cr3, uint64_t gva, uint
 			uint64_t size = 1ull << shift;
 
 			*gpa = (e & PTE_ADDR_MASK & ~(size - 1)) | (gva & (size - 1));
+			*leaf = e;
 			return 0;
 		}
 		t = table_at(mem, e);
 	}
 	return -ENOENT;
+}
+
+int x86_gva_to_gpa(const struct guest_mem *mem, uint64_t cr3, uint64_t gva, uint64_t *gpa)
+{
+	uint64_t leaf;
+
+	return x86_gva_leaf(mem, cr3, gva, gpa, &leaf);
 }

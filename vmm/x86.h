@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "memory.h"
+#include "minivmm/abi.h"
 
 #define X86_CR0_PE	   (1ull << 0)
 #define X86_CR0_MP	   (1ull << 1)
@@ -55,6 +56,16 @@ uint64_t x86_pt_pages(uint64_t top);
  */
 int x86_build_identity_map(struct guest_mem *mem, uint64_t pml4_gpa, uint64_t top);
 
+/*
+ * Under SEV, as OVMF does: the identity map built at pml4_gpa gets the
+ * C-bit on every mapping but [shared_start, shared_end), which must lie in
+ * one 2 MiB block; that block is remapped with 4 KiB pages by the page
+ * table at pt_gpa. 0, -EINVAL or -EFAULT.
+ */
+int x86_identity_map_encrypt(struct guest_mem *mem, uint64_t pml4_gpa, uint64_t top,
+			     uint64_t cbit_mask, uint64_t shared_start, uint64_t shared_end,
+			     uint64_t pt_gpa);
+
 /* Long-mode sregs: CR0/CR4/EFER as docs/PVM.md, flat 64-bit segments. */
 void x86_long_mode_sregs(struct kvm_sregs *sregs, uint64_t cr3, uint64_t gdt_gpa);
 
@@ -71,6 +82,11 @@ struct cpuid_opts {
 struct kvm_cpuid2 *x86_build_cpuid(int kvm_fd, const struct cpuid_opts *opts);
 /* CPU vendor from the supported CPUID: true for AMD/Hygon. */
 bool x86_cpuid_is_amd(const struct kvm_cpuid2 *cpuid);
+/*
+ * The firmware CPUID table the guest reads (minivmm/abi.h): the leaves that
+ * x86_build_cpuid defines, copied from the table KVM gets.
+ */
+void x86_cpuid_fw_table(const struct kvm_cpuid2 *cpuid, struct minivmm_cpuid_table *t);
 
 /* Set one MSR through KVM_SET_MSRS. 1 if KVM took it, 0 if refused, -errno. */
 int x86_set_msr(int vcpu_fd, uint32_t index, uint64_t value);
@@ -97,3 +113,6 @@ int x86_walk_page_tables(const struct guest_mem *mem, uint64_t cr3, uint64_t max
 			 int (*fn)(const struct pt_leaf *leaf, void *ctx), void *ctx);
 /* Translate one virtual address. 0, -ENOENT (not mapped) or -EFAULT. */
 int x86_gva_to_gpa(const struct guest_mem *mem, uint64_t cr3, uint64_t gva, uint64_t *gpa);
+/* The same, also giving the leaf entry (its software bits: the C-bit). */
+int x86_gva_leaf(const struct guest_mem *mem, uint64_t cr3, uint64_t gva, uint64_t *gpa,
+		 uint64_t *leaf);

@@ -33,10 +33,12 @@ if len(start) != 1 or len(end) != 1:
 else:
     s, x = start[0], end[0]
     print(f"hypervisor {s['hypervisor']}, native {s['native']}, probe loop "
-          f"{s['probe_loop_ns']} ns, transport {s['transport']}, "
+          f"{s['probe_loop_ns']} ns, transport {s['transport']}, cpuid {s.get('cpuid')}, "
           f"insn_emulation {x['insn_emulation']}, first run after {x['first_run_ns']} ns")
     if s["hypervisor"] == "kvm_pvm" and s["native"] is not True:
         bad.append("kvm_pvm: start event says native is not true (guest emulated)")
+    if s.get("cpuid") not in ("agrees", "differs"):
+        bad.append(f"start event cpuid {s.get('cpuid')!r}: want agrees or differs")
     if x["insn_emulation"] >= 1000:
         bad.append(f"insn_emulation {x['insn_emulation']} >= 1000: the guest ran emulated")
     if x["status"] != 0 or x["reason"] != "guest finished":

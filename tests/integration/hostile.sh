@@ -30,6 +30,20 @@ expect ucall-straddle 1 "" 3 "bad ucall pointer"
 expect ucall-unaligned 1 "" 3 "misaligned or malformed"
 expect ucall-vmm 1 "" 3 "reserved region"
 expect ucall-badcmd 1 "" 3 "malformed struct ucall"
+# The ABI in shared pages: a ucall struct or string in a private page is
+# ciphertext to the host, refused and named; without SEV the same struct is
+# an ordinary DONE.
+expect ucall-private 1 "" 3 "maps private: the host sees only ciphertext there"
+expect ucall-private-string 1 "" 3 "private page: the host sees only ciphertext"
+timeout 60 "$VMM" --timeout 20 --cmdline scenario=hostile-ucall-private "$GUEST" >"$out" 2>&1
+rc=$?
+if [ $rc -ne 0 ]; then
+	echo "FAIL: hostile-ucall-private without --sev: exit $rc (want 0)"
+	tail -3 "$out"
+	fail=1
+else
+	echo "ok: hostile-ucall-private without --sev -> 0 (no encryption, plain DONE)"
+fi
 expect hypercall 1 "" 0 "cases as documented"
 expect hypercall 1 "-m 5G" 0 "cases as documented"
 expect msr-values 1 "" 0 "read back"

@@ -58,7 +58,7 @@ if not x or x[0]["hypercalls"] != len(want) or x[0]["hypercall_errors"] != nerr:
 # private again, 2 MiB at 0x400000; plus the firmware window.
 snap = [e for e in ev if e["type"] == "bitmap" and e["at"] == "exit"]
 runs = [(int(r["start"], 16), int(r["end"], 16)) for r in snap[-1]["runs"]] if snap else []
-expect = [(0xa0000, 0xc0000), (0x300000, 0x301000), (0x302000, 0x304000), (0x400000, 0x600000)]
+expect = [(0xa0000, 0xc1000), (0x300000, 0x301000), (0x302000, 0x304000), (0x400000, 0x600000)]
 if runs != expect:
     bad.append(f"bitmap at exit {[(hex(a), hex(b)) for a, b in runs]}\n"
                f"      want {[(hex(a), hex(b)) for a, b in expect]}")

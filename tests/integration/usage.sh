@@ -30,6 +30,11 @@ check_usage "--frobnicate" --frobnicate "$GUEST"
 check_usage "--log" "$GUEST" --log
 check_usage "no guest ELF" --sev
 check_usage "exactly one guest ELF" "$GUEST" "$GUEST"
+check_usage "--no-check" --no-check=1 "$GUEST"
+# A guest script only scenario=script reads: decided before anything boots.
+check_usage "scenario=script" --guest-script "$TMP/none.txt" "$GUEST"
+check_usage "scenario=script" --sev --guest-script "$TMP/none.txt" "$GUEST"
+check_usage "scenario=script" --guest-script "$TMP/none.txt" --cmdline scenario=sev "$GUEST"
 
 # check_info PATTERN ARGS...: exit 0, PATTERN on stdout, nothing on stderr.
 check_info() {

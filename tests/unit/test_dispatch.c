@@ -61,6 +61,9 @@ static int setup(void **state)
 		return -1;
 	if (encmap_init(&vm->encmap, mem_nr_pages(&vm->mem)))
 		return -1;
+	if (mem_set_ucall_pages(&vm->mem, 2))
+		return -1;
+	vm->hostmem = (struct hostmem){.mem = &vm->mem};
 	snprintf(fx.log_path, sizeof(fx.log_path), "/tmp/test_dispatch_XXXXXX");
 	fd = mkstemp(fx.log_path);
 	if (fd < 0)
@@ -454,6 +457,30 @@ static void test_dispatch_ucall_in_firmware_window(void **state)
 	expect_crash(ucall_exit(MEM_FW_SHARED_GPA), "bad ucall pointer", NULL);
 }
 
+/* The ucall pages (one per vCPU, shared by firmware) take a ucall... */
+static void test_dispatch_ucall_in_ucall_page(void **state)
+{
+	struct ucall *uc = gpa(MEM_UCALL_GPA + PAGE_SIZE, sizeof(*uc));
+
+	*uc = (struct ucall){.cmd = UCALL_DONE, .nargs = 1};
+	assert_int_equal(ucall_exit(MEM_UCALL_GPA + PAGE_SIZE), ACT_STOP);
+	assert_int_equal(fx.vm->exit_status, EXIT_OK);
+}
+
+/* ...but not the pages past the last vCPU's, nor one crossing a page end. */
+static void test_dispatch_ucall_beyond_ucall_pages(void **state)
+{
+	struct ucall *uc = gpa(MEM_UCALL_GPA + 2 * PAGE_SIZE, sizeof(*uc));
+
+	*uc = (struct ucall){.cmd = UCALL_DONE, .nargs = 1};
+	expect_crash(ucall_exit(MEM_UCALL_GPA + 2 * PAGE_SIZE), "bad ucall pointer", NULL);
+}
+
+static void test_dispatch_ucall_crosses_ucall_page(void **state)
+{
+	expect_crash(ucall_exit(MEM_UCALL_GPA + PAGE_SIZE - 16), "bad ucall pointer", NULL);
+}
+
 static void test_dispatch_ucall_straddles_ram_end(void **state)
 {
 	/* Aligned, starts in RAM, ends in the EBDA. */
@@ -788,6 +815,9 @@ int main(void)
 		T(test_dispatch_ucall_unaligned),
 		T(test_dispatch_ucall_in_vmm_region),
 		T(test_dispatch_ucall_in_firmware_window),
+		T(test_dispatch_ucall_in_ucall_page),
+		T(test_dispatch_ucall_beyond_ucall_pages),
+		T(test_dispatch_ucall_crosses_ucall_page),
 		T(test_dispatch_ucall_straddles_ram_end),
 		T(test_dispatch_ucall_bad_cmd),
 		T(test_dispatch_ucall_cmd_none),

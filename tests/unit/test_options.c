@@ -125,6 +125,7 @@ static void test_options_defaults(void **state)
 	assert_null(opts.script_path);
 	assert_false(opts.dump_bitmap);
 	assert_false(opts.check);
+	assert_false(opts.story);
 	assert_false(opts.gen_filter);
 	assert_int_equal(opts.verbose, 0);
 	assert_int_equal(opts.sched, SCHED_PARALLEL);
@@ -137,16 +138,18 @@ static void test_options_defaults(void **state)
 
 static void test_options_everything(void **state)
 {
-	assert_int_equal(parse("-m", "1G", "-c", "4", "--cmdline", "scenario=sev x=1", "--timeout",
-			       "5", "--sev", "--cbit", "55", "--hypercall=port", "--log", "l.jsonl",
-			       "--guest-script", "s.txt", "--dump-bitmap", "--check",
-			       "--gen-filter", "--sched=serial", "--seed", "0x10", "--inject",
-			       "vcpu=1,kind=msr,prob=0.5,delay=3", "--inject", "kind=all",
-			       "--allow-emulated", "--kvm", "/dev/null", "-v", "-v", "g.elf", NULL),
+	assert_int_equal(parse("-m", "1G", "-c", "4", "--cmdline", "scenario=script x=1",
+			       "--timeout", "5", "--sev", "--cbit", "55", "--hypercall=port",
+			       "--log", "l.jsonl", "--guest-script", "s.txt", "--dump-bitmap",
+			       "--check", "--gen-filter", "--sched=serial", "--seed", "0x10",
+			       "--inject", "vcpu=1,kind=msr,prob=0.5,delay=3", "--inject",
+			       "kind=all", "--allow-emulated", "--kvm", "/dev/null", "-v", "-v",
+			       "g.elf", NULL),
 			 OPTS_RUN);
 	assert_int_equal(opts.ram_size, 1ull << 30);
 	assert_int_equal(opts.nr_cpus, 4);
-	assert_string_equal(opts.cmdline, "scenario=sev x=1");
+	assert_string_equal(opts.cmdline, "scenario=script x=1");
+	assert_false(opts.story);
 	assert_int_equal(opts.timeout_s, 5);
 	assert_true(opts.sev);
 	assert_int_equal(opts.cbit, 55);
@@ -258,6 +261,68 @@ static void test_options_choices(void **state)
 		     NULL);
 }
 
+/* The mission's command: --sev alone runs the default story, checked. */
+static void test_options_default_story(void **state)
+{
+	assert_int_equal(parse("--sev", "g", NULL), OPTS_RUN);
+	assert_string_equal(opts.cmdline, OPTS_DEFAULT_STORY);
+	assert_true(opts.story && opts.check);
+	assert_string_equal(err_text, "");
+	/* --check is accepted and changes nothing; --no-check turns checks off. */
+	assert_int_equal(parse("--sev", "--check", "g", NULL), OPTS_RUN);
+	assert_true(opts.story && opts.check);
+	assert_int_equal(parse("--no-check", "--sev", "g", NULL), OPTS_RUN);
+	assert_true(opts.story);
+	assert_false(opts.check);
+	assert_string_equal(opts.cmdline, OPTS_DEFAULT_STORY);
+	/* The last of --check and --no-check wins. */
+	assert_int_equal(parse("--sev", "--no-check", "--check", "g", NULL), OPTS_RUN);
+	assert_true(opts.check);
+	assert_int_equal(parse("--check", "--no-check", "--sev", "g", NULL), OPTS_RUN);
+	assert_false(opts.check);
+	/* A --cmdline replaces the story entirely, even an empty one; checks stay on. */
+	assert_int_equal(parse("--sev", "--cmdline", "scenario=sev", "g", NULL), OPTS_RUN);
+	assert_string_equal(opts.cmdline, "scenario=sev");
+	assert_false(opts.story);
+	assert_true(opts.check);
+	assert_int_equal(parse("--sev", "--cmdline", "", "g", NULL), OPTS_RUN);
+	assert_string_equal(opts.cmdline, "");
+	assert_false(opts.story);
+	/* Without --sev: no story, checks off unless asked for. */
+	assert_int_equal(parse("--check", "g", NULL), OPTS_RUN);
+	assert_true(opts.check);
+	assert_false(opts.story);
+	assert_null(opts.cmdline);
+	assert_int_equal(parse("--no-check", "g", NULL), OPTS_RUN);
+	assert_false(opts.check);
+	expect_usage("--no-check", "takes no value", "--no-check=1", "g", NULL);
+}
+
+/* A guest script nothing reads is a usage error, not a silent no-op. */
+static void test_options_guest_script(void **state)
+{
+	assert_int_equal(
+		parse("--guest-script", "s.txt", "--cmdline", "scenario=script", "g", NULL),
+		OPTS_RUN);
+	assert_string_equal(opts.script_path, "s.txt");
+	assert_int_equal(parse("--sev", "--guest-script", "s.txt", "--cmdline",
+			       " io=1  scenario=script verbose=1", "g", NULL),
+			 OPTS_RUN);
+	expect_usage("--guest-script s.txt", "scenario=script", "--guest-script", "s.txt", "g",
+		     NULL);
+	/* The default story is scenario=kexec. */
+	expect_usage("--guest-script s.txt", OPTS_DEFAULT_STORY, "--sev", "--guest-script", "s.txt",
+		     "g", NULL);
+	expect_usage("--guest-script s.txt", "'scenario=sev'", "--guest-script", "s.txt",
+		     "--cmdline", "scenario=sev", "g", NULL);
+	expect_usage("--guest-script", NULL, "--guest-script", "s.txt", "--cmdline",
+		     "scenario=scripted", "g", NULL);
+	expect_usage("--guest-script", NULL, "--guest-script", "s.txt", "--cmdline",
+		     "xscenario=script", "g", NULL);
+	expect_usage("--guest-script", NULL, "--guest-script", "s.txt", "--cmdline",
+		     "scenario=script=1", "g", NULL);
+}
+
 static void test_options_cmdline_length(void **state)
 {
 	static char longer[VM_CMDLINE_MAX];
@@ -302,6 +367,8 @@ static void test_options_help_version(void **state)
 	assert_int_equal(parse("--help", NULL), OPTS_EXIT_OK);
 	assert_non_null(strstr(out_text, "usage: mini-vmm"));
 	assert_non_null(strstr(out_text, "--sev"));
+	assert_non_null(strstr(out_text, "--no-check"));
+	assert_non_null(strstr(out_text, OPTS_DEFAULT_STORY));
 	assert_non_null(strstr(out_text, "exit status"));
 	assert_string_equal(err_text, "");
 	assert_int_equal(parse("-h", "g", NULL), OPTS_EXIT_OK);
@@ -333,6 +400,8 @@ static void test_options_reparse(void **state)
 	assert_int_equal(parse("--sev", "-m", "1G", "g.elf", NULL), OPTS_RUN);
 	assert_int_equal(parse("g.elf", NULL), OPTS_RUN);
 	assert_false(opts.sev);
+	assert_false(opts.story || opts.check);
+	assert_null(opts.cmdline);
 	assert_int_equal(opts.ram_size, 256ull << 20);
 }
 
@@ -469,6 +538,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_options_timeout, teardown),
 		cmocka_unit_test_teardown(test_options_sev, teardown),
 		cmocka_unit_test_teardown(test_options_choices, teardown),
+		cmocka_unit_test_teardown(test_options_default_story, teardown),
+		cmocka_unit_test_teardown(test_options_guest_script, teardown),
 		cmocka_unit_test_teardown(test_options_cmdline_length, teardown),
 		cmocka_unit_test_teardown(test_options_unknown, teardown),
 		cmocka_unit_test_teardown(test_options_missing_value, teardown),

@@ -412,6 +412,40 @@ static void test_x86_gva_to_gpa(void **state)
 	assert_int_equal(gpa, 0xdead);
 }
 
+/* The firmware CPUID table carries exactly the leaves KVM gets, in order. */
+static void test_x86_cpuid_fw_table(void **state)
+{
+	union {
+		struct kvm_cpuid2 hdr;
+		uint8_t bytes[sizeof(struct kvm_cpuid2) + 3 * sizeof(struct kvm_cpuid_entry2)];
+	} c;
+	struct minivmm_cpuid_table t;
+
+	memset(&c, 0, sizeof(c));
+	c.hdr.nent = 3;
+	c.hdr.entries[0] =
+		(struct kvm_cpuid_entry2){.function = CPUID_AMD_SEV, .eax = 2, .ebx = 52};
+	c.hdr.entries[1] = (struct kvm_cpuid_entry2){
+		.function = KVM_CPUID_SIGNATURE, .eax = KVM_CPUID_FEATURES, .ebx = 0x4b4d564b};
+	/* A subleaf other than 0 of a listed leaf is not the leaf. */
+	c.hdr.entries[2] = (struct kvm_cpuid_entry2){.function = 0x80000000u, .index = 1, .eax = 9};
+	x86_cpuid_fw_table(&c.hdr, &t);
+	assert_int_equal(t.magic, MINIVMM_CPUID_MAGIC);
+	assert_int_equal(t.count, 4);
+	assert_int_equal(t.fn[0].eax_in, KVM_CPUID_SIGNATURE);
+	assert_int_equal(t.fn[0].eax, KVM_CPUID_FEATURES);
+	assert_int_equal(t.fn[0].ebx, 0x4b4d564b);
+	assert_int_equal(t.fn[1].eax_in, KVM_CPUID_FEATURES);
+	assert_int_equal(t.fn[1].eax | t.fn[1].ebx | t.fn[1].ecx | t.fn[1].edx, 0);
+	assert_int_equal(t.fn[2].eax_in, 0x80000000u);
+	assert_int_equal(t.fn[2].eax, 0);
+	assert_int_equal(t.fn[3].eax_in, CPUID_AMD_SEV);
+	assert_int_equal(t.fn[3].eax, 2);
+	assert_int_equal(t.fn[3].ebx, 52);
+	for (unsigned i = 0; i < t.count; i++)
+		assert_int_equal(t.fn[i].ecx_in, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -428,6 +462,7 @@ int main(void)
 		cmocka_unit_test(test_x86_walk_table_outside_memory),
 		cmocka_unit_test(test_x86_walk_self_reference),
 		cmocka_unit_test(test_x86_gva_to_gpa),
+		cmocka_unit_test(test_x86_cpuid_fw_table),
 	};
 
 	return cmocka_run_group_tests(tests, setup_mem, teardown_mem);

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "device.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "hostmem.h"
+#include "log.h"
+#include "schedule.h"
+#include "util.h"
+#include "vcpu.h"
+
+void device_init(struct device *d, uint64_t seed, uint32_t rate_ppm)
+{
+	memset(d, 0, sizeof(*d));
+	d->rate_ppm = rate_ppm;
+	/* A stream of its own: never the scheduler's or a vCPU's. */
+	d->rng = seed ^ 0xd1b54a32d192ed03ull;
+	d->next_id = 1;
+}
+
+void device_boot_locked(struct device *d, bool driver)
+{
+	d->on = driver;
+	d->nr_open = 0;
+}
+
+void device_shutdown_locked(struct vcpu *vcpu, bool stop)
+{
+	struct vm *vm = vcpu->vm;
+
+	if (!stop)
+		return; /* a driver without .shutdown: the device goes on */
+	vm->device.on = false;
+	evlog_begin(&vm->log, "device_stop", (int)vcpu->id, vcpu->generation);
+	evlog_u64(&vm->log, "open_requests", vm->device.nr_open);
+	evlog_u64(&vm->log, "raised", vm->device.raised);
+	evlog_end(&vm->log);
+}
+
+/*
+ * Append one interrupt to the vCPU's queue in its ucall page, through the
+ * host view: the page is shared by firmware, but a guest that maps it
+ * private would make the write land as garbage, so that is refused.
+ */
+static int queue_irq(struct vcpu *vcpu, uint32_t kind, uint32_t id)
+{
+	struct vm *vm = vcpu->vm;
+	uint64_t q = MEM_UCALL_GPA + (uint64_t)vcpu->id * PAGE_SIZE + MINIVMM_IRQ_QUEUE;
+	struct minivmm_irq_queue head;
+	struct minivmm_irq_slot slot = {kind, id};
+	uint64_t cr3 = 0;
+	int r;
+
+	if (vm->hostmem.cbit_mask) {
+		struct kvm_sregs sregs;
+
+		if (kvm_ioctl_raw(vcpu->fd, KVM_GET_SREGS, &sregs) < 0)
+			return -EIO;
+		cr3 = sregs.cr3;
+	}
+	r = hostmem_read(&vm->hostmem, cr3, q, &head, 2 * sizeof(uint32_t));
+	if (r != HOSTMEM_PLAIN)
+		return r < 0 ? r : -EACCES;
+	/* The guest owns tail: a queue it claims is over-full just holds. */
+	if (head.head - head.tail >= MINIVMM_IRQ_SLOTS)
+		return -ENOSPC;
+	r = hostmem_write(&vm->hostmem, cr3,
+			  q + offsetof(struct minivmm_irq_queue, slot) +
+				  (head.head % MINIVMM_IRQ_SLOTS) * sizeof(slot),
+			  &slot, sizeof(slot));
+	if (r == 0) {
+		head.head++;
+		r = hostmem_write(&vm->hostmem, cr3, q, &head.head, sizeof(head.head));
+	}
+	return r;
+}
+
+void device_after_exit(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+	struct device *d = &vm->device;
+	uint32_t kind, id;
+	int r;
+
+	if (!d->rate_ppm || vcpu->id >= vm->mem.nr_ucall_pages)
+		return;
+	pthread_mutex_lock(&vm->lock);
+	if (!d->on || vcpu->state != VCPU_RUNNING || sched_rand(&d->rng) % 1000000 >= d->rate_ppm) {
+		pthread_mutex_unlock(&vm->lock);
+		return;
+	}
+	/* Start a request, or complete an open one (never more than the device has). */
+	if (d->nr_open && (d->nr_open == DEVICE_MAX_OPEN || (sched_rand(&d->rng) & 1))) {
+		unsigned i = (unsigned)(sched_rand(&d->rng) % d->nr_open);
+
+		kind = IRQ_REQ_DONE;
+		id = d->open[i];
+		r = queue_irq(vcpu, kind, id);
+		if (r == 0)
+			d->open[i] = d->open[--d->nr_open];
+	} else {
+		kind = IRQ_REQ_NEW;
+		id = d->next_id;
+		r = queue_irq(vcpu, kind, id);
+		if (r == 0) {
+			d->next_id++;
+			d->open[d->nr_open++] = id;
+		}
+	}
+	if (r == 0)
+		d->raised++;
+	evlog_begin(&vm->log, "device_irq", (int)vcpu->id, vcpu->generation);
+	evlog_str(&vm->log, "kind", kind == IRQ_REQ_NEW ? "new" : "done");
+	evlog_u64(&vm->log, "request", id);
+	if (r)
+		evlog_str(&vm->log, "lost", r == -ENOSPC ? "queue full" : "queue not writable");
+	evlog_end(&vm->log);
+	pthread_mutex_unlock(&vm->lock);
+}

@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "hostmem.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "oracle.h"
+#include "util.h"
+
+int hostmem_read(const struct hostmem *hm, uint64_t cr3, uint64_t gpa, void *buf, size_t len)
+{
+	const uint8_t *src = mem_gpa_to_hva(hm->mem, gpa, len);
+	uint8_t *out = buf;
+	int ret = HOSTMEM_PLAIN;
+
+	if (!src || (len && gpa + len < gpa))
+		return -EFAULT;
+	if (!hm->cbit_mask) {
+		memcpy(buf, src, len);
+		return HOSTMEM_PLAIN;
+	}
+	while (len) {
+		uint64_t page = gpa & ~(uint64_t)(PAGE_SIZE - 1), off = gpa - page;
+		size_t n = PAGE_SIZE - off < len ? PAGE_SIZE - off : len;
+
+		if (oracle_gpa_private(hm->mem, cr3, hm->cbit_mask, page)) {
+			uint8_t cipher[PAGE_SIZE];
+			const void *plain = mem_gpa_to_hva(hm->mem, page, PAGE_SIZE);
+			int r;
+
+			if (!hm->dram_encrypt)
+				return -ENOTSUP;
+			if (!plain)
+				return -EFAULT;
+			r = hm->dram_encrypt(hm->dram_ctx, page, plain, cipher, PAGE_SIZE);
+			if (r < 0)
+				return r;
+			memcpy(out, cipher + off, n);
+			ret = HOSTMEM_CIPHERTEXT;
+		} else {
+			memcpy(out, src, n);
+		}
+		out += n;
+		src += n;
+		gpa += n;
+		len -= n;
+	}
+	return ret;
+}
+
+int hostmem_write(const struct hostmem *hm, uint64_t cr3, uint64_t gpa, const void *buf, size_t len)
+{
+	uint8_t *dst = mem_gpa_to_hva(hm->mem, gpa, len);
+	const uint8_t *in = buf;
+
+	if (!dst || (len && gpa + len < gpa))
+		return -EFAULT;
+	if (!hm->cbit_mask) {
+		memcpy(dst, buf, len);
+		return 0;
+	}
+	while (len) {
+		uint64_t page = gpa & ~(uint64_t)(PAGE_SIZE - 1), off = gpa - page;
+		size_t n = PAGE_SIZE - off < len ? PAGE_SIZE - off : len;
+
+		if (oracle_gpa_private(hm->mem, cr3, hm->cbit_mask, page)) {
+			/* Read-modify-write of the page as DRAM holds it. */
+			uint8_t dram[PAGE_SIZE];
+			uint8_t *plain = mem_gpa_to_hva(hm->mem, page, PAGE_SIZE);
+			int r;
+
+			if (!hm->dram_encrypt || !hm->dram_decrypt)
+				return -ENOTSUP;
+			if (!plain)
+				return -EFAULT;
+			r = hm->dram_encrypt(hm->dram_ctx, page, plain, dram, PAGE_SIZE);
+			if (r < 0)
+				return r;
+			memcpy(dram + off, in, n);
+			r = hm->dram_decrypt(hm->dram_ctx, page, dram, plain, PAGE_SIZE);
+			if (r < 0)
+				return r;
+		} else {
+			memcpy(dst, in, n);
+		}
+		dst += n;
+		in += n;
+		gpa += n;
+		len -= n;
+	}
+	return 0;
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The host view of guest memory (DESIGN.md "SEV platform emulation"): the
+ * only way VMM code reads guest RAM after launch. Without SEV it is plain
+ * memory. Under --sev a page the guest maps private (C=1) reads as what
+ * DRAM holds, the page encrypted with the VM's memory key (the memory
+ * controller's cipher, which the secure processor owns: dram_encrypt),
+ * and hostmem says so; a page mapped C=0 reads as it is.
+ *
+ * Guest RAM itself keeps the plaintext; the ciphertext is computed on
+ * read. The guest truth comes from the oracle (the page tables of the
+ * accessing vCPU: for the VMM's own accesses, the vCPU whose exit is being
+ * handled), looked up at every access: nothing is cached, so an answer is
+ * never stale.
+ */
+#ifndef MINIVMM_HOSTMEM_H
+#define MINIVMM_HOSTMEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "memory.h"
+
+struct hostmem {
+	const struct guest_mem *mem;
+	uint64_t cbit_mask; /* 0: no SEV, the host view is plain memory */
+	/*
+	 * DRAM contents of len bytes (whole pages) of plaintext at gpa under
+	 * the VM's memory key. NULL: private pages cannot be read at all.
+	 */
+	int (*dram_encrypt)(void *ctx, uint64_t gpa, const void *plain, void *out, size_t len);
+	/* Its inverse: what the guest reads (C=1) from DRAM contents at gpa. */
+	int (*dram_decrypt)(void *ctx, uint64_t gpa, const void *dram, void *plain, size_t len);
+	void *dram_ctx;
+};
+
+#define HOSTMEM_PLAIN	   0
+#define HOSTMEM_CIPHERTEXT 1 /* some of the bytes read are ciphertext */
+
+/*
+ * Read [gpa, gpa + len) as the host sees it, the guest truth taken from
+ * the page tables at cr3. The range must be backed by guest memory.
+ * Returns HOSTMEM_PLAIN, HOSTMEM_CIPHERTEXT, -EFAULT (not backed), or
+ * -ENOTSUP (a private page and no memory controller cipher).
+ */
+int hostmem_read(const struct hostmem *hm, uint64_t cr3, uint64_t gpa, void *buf, size_t len);
+/*
+ * Write [gpa, gpa + len) as the host would: bytes land in DRAM as they
+ * are, so where the guest maps the page private it later reads them
+ * decrypted with its key, i.e. garbage. Returns 0, -EFAULT, or -ENOTSUP
+ * (a private page and no memory controller cipher).
+ */
+int hostmem_write(const struct hostmem *hm, uint64_t cr3, uint64_t gpa, const void *buf,
+		  size_t len);
+
+#endif
