@@ -472,10 +472,13 @@ static int launch_region_cmp(const void *a, const void *b)
  * (p_memsz, .bss zeros included), the start-info page (memmap, GDT,
  * params, CPUID table), the command-line page (with the module names),
  * the identity map, the firmware's 4 KiB table, the kernel-image and
- * script modules (whole pages: what the guest can read there). Not the
- * probe's code page: VMM-owned scratch that only the pre-launch probe
- * executes and the guest never uses, so nothing the guest relies on is
- * left unmeasured. Returns the number of regions.
+ * script modules (whole pages: what the guest can read there).
+ *
+ * Not measured: the probe's code page, VMM-owned scratch that only the
+ * probe executes, before launch (a departure: real SEV runs no guest code
+ * before LAUNCH_FINISH, so there the probe would need a VM of its own).
+ * The guest never reads it, so its bytes are not part of what it is
+ * launched with. Returns the number of regions.
  */
 static unsigned launch_regions(const struct vm *vm, struct launch_region *r)
 {
