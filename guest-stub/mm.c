@@ -77,11 +77,11 @@ void mm_init(void)
 		l2 = table(l3[i3]);
 		if (memmap_covers(va, SZ_2M)) {
 			/* Private by default: the C-bit on every 2 MiB that holds RAM. */
-			l2[(va >> 21) & 511] = va | PTE_TABLE | PTE_PS |
-					       (is_ram(va, PAGE_SIZE) ||
-							is_ram(va + SZ_2M - PAGE_SIZE, PAGE_SIZE)
-						? cbit_mask
-						: 0);
+			l2[(va >> 21) & 511] =
+				va | PTE_TABLE | PTE_PS |
+				(is_ram(va, PAGE_SIZE) || is_ram(va + SZ_2M - PAGE_SIZE, PAGE_SIZE)
+					 ? cbit_mask
+					 : 0);
 		} else {
 			/* Partly described (a kdump map): 4 KiB pages, the described ones. */
 			uint64_t *pt = (uint64_t *)alloc_table();
@@ -90,7 +90,8 @@ void mm_init(void)
 				uint64_t pa = va + i * PAGE_SIZE;
 
 				if (in_memmap(pa, PAGE_SIZE))
-					pt[i] = pa | PTE_TABLE | (is_ram(pa, PAGE_SIZE) ? cbit_mask : 0);
+					pt[i] = pa | PTE_TABLE |
+						(is_ram(pa, PAGE_SIZE) ? cbit_mask : 0);
 			}
 			l2[(va >> 21) & 511] = (uint64_t)pt | PTE_TABLE;
 		}

@@ -42,7 +42,7 @@ struct cpu {
 	volatile uint32_t nmi; /* an NMI is pending: stop */
 	volatile uint32_t online;
 	uint32_t in_irq;
-	uint32_t irqs_off; /* local_irq_disable(): only an NMI gets through */
+	uint32_t irqs_off;     /* local_irq_disable(): only an NMI gets through */
 	uint32_t was_offlined; /* taken down by cpu_offline (hotplug, suspend) */
 	enum guest_where where;
 	uint32_t work_head, work_tail;
@@ -320,6 +320,11 @@ void device_probe(void)
 	requests_done = 0;
 	device_driver_on = 1;
 	cpus[0].online = 1;
+}
+
+bool device_present(void)
+{
+	return boot.params && (boot.params->flags & MINIVMM_FLAG_DEVICE);
 }
 
 uint64_t device_requests_done(void)

@@ -5,7 +5,26 @@
 #include <string.h>
 
 #include "oracle.h"
+#include "psp.h"
 #include "util.h"
+
+/* The struct hostmem callbacks over the PSP's memory controller (psp.h). */
+static int psp_dram_encrypt(void *psp, uint64_t gpa, const void *plain, void *out, size_t len)
+{
+	return psp_mem_encrypt(psp, gpa, plain, out, len);
+}
+
+static int psp_dram_decrypt(void *psp, uint64_t gpa, const void *dram, void *plain, size_t len)
+{
+	return psp_mem_decrypt(psp, gpa, dram, plain, len);
+}
+
+void hostmem_attach_psp(struct hostmem *hm, struct psp *psp)
+{
+	hm->dram_encrypt = psp_dram_encrypt;
+	hm->dram_decrypt = psp_dram_decrypt;
+	hm->dram_ctx = psp;
+}
 
 int hostmem_read(const struct hostmem *hm, uint64_t cr3, uint64_t gpa, void *buf, size_t len)
 {

@@ -21,6 +21,8 @@
 
 #include "memory.h"
 
+struct psp;
+
 struct hostmem {
 	const struct guest_mem *mem;
 	uint64_t cbit_mask; /* 0: no SEV, the host view is plain memory */
@@ -33,6 +35,14 @@ struct hostmem {
 	int (*dram_decrypt)(void *ctx, uint64_t gpa, const void *dram, void *plain, size_t len);
 	void *dram_ctx;
 };
+
+/*
+ * The memory controller's cipher is the secure processor's: dram_encrypt
+ * and dram_decrypt become psp_mem_encrypt and psp_mem_decrypt under psp's
+ * VEK (AES-128-XTS, GPA tweak: psp.h), dram_ctx psp. psp must outlive hm's
+ * use.
+ */
+void hostmem_attach_psp(struct hostmem *hm, struct psp *psp);
 
 #define HOSTMEM_PLAIN	   0
 #define HOSTMEM_CIPHERTEXT 1 /* some of the bytes read are ciphertext */

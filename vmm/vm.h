@@ -19,6 +19,7 @@
 #include "log.h"
 #include "memory.h"
 #include "minivmm/abi.h"
+#include "psp.h"
 
 #define VM_MAX_VCPUS   64
 #define VM_CMDLINE_MAX 4096
@@ -181,6 +182,14 @@ struct vm {
 	bool stopping;
 	int exit_status;
 	char exit_reason[512];
+
+	/*
+	 * --sev: the VM's secure-processor context (software PSP), created
+	 * and launched by vm_create; its memory controller is hostmem's
+	 * cipher. NULL without --sev.
+	 */
+	struct psp *psp;
+	struct psp_measure launch; /* LAUNCH_MEASURE's output */
 
 	/* Protected by lock. */
 	struct encmap encmap;
