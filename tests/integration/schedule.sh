@@ -141,16 +141,14 @@ elif [ "$(sed -n 's/^elf-sha256 //p' "$committed")" != "$(sha256sum "$GUEST" | c
 	if grep -q '^MINIVMM_SANITIZE:BOOL=ON' "${BUILD:-.}/CMakeCache.txt" 2>/dev/null; then
 		pass "committed schedule: skipped, a sanitizer build's guest is another ELF"
 	else
-		fail "$committed is for another guest.elf: regenerate it with
-    scripts/race-shrink --out tests/nested/v12-seed1.sched --sev --check -c 2 --sched=serial --seed 1 --cmdline '$V12' build/guest-stub/guest.elf
-  (and the worked example in docs/schedule.md)"
+		fail "$committed is for another guest.elf: regenerate it and its log (docs/schedule.md, Limits)"
 	fi
 else
-	eval "set -- ${entry#*mvm-run.sh}"
+	eval "set -- ${entry#*sched-replay.sh}"
 	want=$(echo "$entry" | awk '{print $2}')
-	shift # the transport
-	(cd "$SRC/tests/nested" && "$VMM" "$@" "$GUEST" >"$TMP/out" 2>"$TMP/err")
+	(cd "$SRC/tests/nested" && VMM=$VMM GUEST=$GUEST sh ./sched-replay.sh "$@" >"$TMP/out" 2>"$TMP/err")
 	RC=$?
-	expect_rc "$want" "replay_v12_shrunk here" && pass "the nested list's committed schedule replays here (exit $RC)"
+	expect_rc "$want" "replay_v12_shrunk here" &&
+		pass "the nested list's committed schedule replays here to its committed log (exit $RC)"
 fi
 finish
