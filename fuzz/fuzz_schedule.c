@@ -8,7 +8,6 @@
  * Oracles (abort()): sched_init() returns 0 or a negative errno, and a
  * file it accepted is accepted again (deterministic); nothing leaks (ASan).
  */
-#define _GNU_SOURCE
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
