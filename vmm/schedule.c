@@ -287,8 +287,9 @@ static int load_schedule(struct vm *vm, const char *sha)
 	FILE *f = fopen(path, "r");
 
 	if (!f) {
-		fprintf(stderr, "mini-vmm: schedule %s: %s\n", path, strerror(errno));
-		return -errno;
+		r = -errno;
+		fprintf(stderr, "mini-vmm: schedule %s: %s\n", path, strerror(-r));
+		return r;
 	}
 	while (!r && fgets(line, sizeof(line), f)) {
 		char *p = line;
