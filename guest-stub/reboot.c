@@ -411,6 +411,17 @@ static void device_shutdown(void)
 
 /* ---- machine_shutdown: native_machine_shutdown ---- */
 
+/* NMI every AP still online and wait until they all stopped. */
+static void nmi_other_cpus(void)
+{
+	guest_sync4(SYNC_STOP_CPUS, boot.generation, STOP_NMI, 0);
+	for (uint32_t cpu = 1; cpu < boot.nr_cpus; cpu++)
+		if (cpus[cpu].online)
+			cpus[cpu].nmi = 1;
+	while (online_aps())
+		wait_round();
+}
+
 static void stop_other_cpus(void)
 {
 	uint32_t rounds = 0;
@@ -423,28 +434,16 @@ static void stop_other_cpus(void)
 			__atomic_or_fetch(&cpus[cpu].ipi, IPI_STOP, __ATOMIC_SEQ_CST);
 	while (online_aps() && rounds++ < STOP_WAIT_ROUNDS)
 		wait_round();
-	if (!online_aps())
-		return;
 	/* Some AP did not answer the maskable IPI: NMI it. */
-	guest_sync4(SYNC_STOP_CPUS, boot.generation, STOP_NMI, 0);
-	for (uint32_t cpu = 1; cpu < boot.nr_cpus; cpu++)
-		if (cpus[cpu].online)
-			cpus[cpu].nmi = 1;
-	while (online_aps())
-		wait_round();
+	if (online_aps())
+		nmi_other_cpus();
 }
 
 /* crash_smp_send_stop: NMIs, no maskable IPI first. */
 static void crash_stop_other_cpus(void)
 {
-	if (!online_aps())
-		return;
-	guest_sync4(SYNC_STOP_CPUS, boot.generation, STOP_NMI, 0);
-	for (uint32_t cpu = 1; cpu < boot.nr_cpus; cpu++)
-		if (cpus[cpu].online)
-			cpus[cpu].nmi = 1;
-	while (online_aps())
-		wait_round();
+	if (online_aps())
+		nmi_other_cpus();
 }
 
 /*
