@@ -141,7 +141,7 @@ elif [ "$(sed -n 's/^elf-sha256 //p' "$committed")" != "$(sha256sum "$GUEST" | c
 	if grep -q '^MINIVMM_SANITIZE:BOOL=ON' "${BUILD:-.}/CMakeCache.txt" 2>/dev/null; then
 		pass "committed schedule: skipped, a sanitizer build's guest is another ELF"
 	else
-		fail "$committed is for another guest.elf: regenerate it and its log (docs/schedule.md, Limits)"
+		fail "$committed is for another guest.elf: regenerate it and its log: tests/nested/regen-schedule.sh"
 	fi
 else
 	eval "set -- ${entry#*sched-replay.sh}"
