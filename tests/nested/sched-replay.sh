@@ -1,34 +1,36 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-only
-# Replay a committed schedule and compare the log with the committed one.
-#   sched-replay.sh SCHEDULE EXPECTED_LOG [mini-vmm args...]
-# Runs ./mini-vmm-static (or $VMM) --schedule SCHEDULE --log LOG args
-# ./guest.elf (or $GUEST) and compares LOG, reduced to what does not depend
-# on the hypervisor (every event but start, launch and exit, without the
-# *_ns fields and the hypercall transport), with EXPECTED_LOG, reduced the
-# same way when it was made (docs/schedule.md). Exit status: mini-vmm's, or
-# 91 when the logs differ. SCHED_REPLAY_WRITE=1 writes EXPECTED_LOG instead.
-# Plain sh and sed: busybox runs it in the VM.
-sched=$1 want=$2
-shift 2
+# Record a schedule, replay it, compare the two logs; print the replay
+# log's digest so that the host can compare it with its own.
+#   sched-replay.sh [mini-vmm args...]      (args include --sched=serial)
+# Runs ./mini-vmm-static (or $VMM) with --schedule-out, then with
+# --schedule, on ./guest.elf (or $GUEST). The logs are reduced to what does
+# not depend on the hypervisor (every event but start, launch and exit,
+# without the *_ns fields and the hypercall transport). Prints
+# "sched-log-sha256 DIGEST" of the replay's reduced log. Exit status: the
+# replay's, or 91 when replay and recording differ. Plain sh and sed:
+# busybox runs it in the nested VM; tests/nested/check-determinism.sh runs
+# it on the host and compares the digests (docs/schedule.md).
 here=$(dirname "$0")
 vmm=${VMM:-$here/mini-vmm-static}
 guest=${GUEST:-$here/guest.elf}
-log=/tmp/sched-replay.$$.jsonl
-"$vmm" --schedule "$sched" --log "$log" "$@" "$guest"
-rc=$?
+t=/tmp/sched-replay.$$
 reduce() {
 	grep -v -e '"type":"start"' -e '"type":"launch"' -e '"type":"exit"' "$1" |
 		sed -e 's/,"[a-z_]*_ns":[0-9]*//g' -e 's/,"transport":"[a-z]*"//'
 }
-if [ "${SCHED_REPLAY_WRITE:-}" = 1 ]; then
-	reduce "$log" >"$want"
-elif ! reduce "$log" | cmp -s - "$want"; then
-	echo "the replay's log differs from $want:"
-	reduce "$log" | diff "$want" - | head -n 10
+"$vmm" --schedule-out "$t.sched" --log "$t.rec" "$@" "$guest" >/dev/null 2>&1
+"$vmm" --schedule "$t.sched" --log "$t.rep" "$@" "$guest" >/dev/null 2>&1
+rc=$?
+reduce "$t.rec" >"$t.a"
+reduce "$t.rep" >"$t.b"
+if ! cmp -s "$t.a" "$t.b"; then
+	echo "the replay's log differs from the recording's:"
+	diff "$t.a" "$t.b" | head -n 10
 	rc=91
 else
-	echo "the replay's log is $want's ($(grep -c . "$want") events)"
+	echo "replay = recording ($(grep -c . "$t.b") events, $(grep -c . "$t.sched") schedule lines)"
 fi
-rm -f "$log"
+echo "sched-log-sha256 $(sha256sum <"$t.b" | cut -d' ' -f1)"
+rm -f "$t.sched" "$t.rec" "$t.rep" "$t.a" "$t.b"
 exit $rc
