@@ -129,10 +129,7 @@ static void __attribute__((noreturn)) stop_this_cpu(uint32_t cpu, enum guest_sto
 	struct cpu *c = &cpus[cpu];
 
 	guest_sync4(SYNC_CPU_STOPPED, boot.generation, how, c->where);
-	__atomic_store_n(&c->online, 0, __ATOMIC_SEQ_CST);
-	ucall(UCALL_PARK, 0);
-	for (;;)
-		__asm__ volatile("hlt");
+	cpu_park(&c->online, true);
 }
 
 void irq_point(enum guest_where where)
@@ -586,11 +583,8 @@ static void cpu_down_ipi(uint32_t cpu)
 	down_fn(cpu);
 	cpus[cpu].was_offlined = 1;
 	/* The CPU is dead to the kernel from here: it parks. */
-	__atomic_store_n(&cpus[cpu].online, 0, __ATOMIC_SEQ_CST);
 	__atomic_sub_fetch(&call_pending, 1, __ATOMIC_SEQ_CST);
-	ucall(UCALL_PARK, 0);
-	for (;;)
-		__asm__ volatile("hlt");
+	cpu_park(&cpus[cpu].online, true);
 }
 
 /*
