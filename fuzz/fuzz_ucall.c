@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "memory.h"
+#include "sync.h"
 #include "ucall.h"
 #include "util.h"
 #include "fuzz_input.h"

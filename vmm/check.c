@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ucall.h"
+#include "device.h"
+#include "sync.h"
 #include "util.h"
 #include "x86.h"
 

@@ -15,7 +15,7 @@
 
 #include "encmap.h"
 #include "memory.h"
-#include "vcpu.h"
+#include "machine.h"
 
 enum violation_kind {
 	VIOL_STALE_SHARED = 0, /* RAM page shared by an older generation */

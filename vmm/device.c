@@ -9,7 +9,7 @@
 #include "log.h"
 #include "schedule.h"
 #include "util.h"
-#include "vcpu.h"
+#include "machine.h"
 
 void device_init(struct device *d, uint64_t seed, uint32_t rate_ppm)
 {

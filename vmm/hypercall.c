@@ -4,7 +4,7 @@
 #include <errno.h>
 
 #include "util.h"
-#include "vcpu.h"
+#include "machine.h"
 
 static const char *const verdict_names[HC_VERDICT_MAX] = {
 	[HC_OK] = "ok",

@@ -8,7 +8,7 @@
 #include "check.h"
 #include "minivmm/abi.h"
 #include "util.h"
-#include "vcpu.h"
+#include "machine.h"
 
 enum msr_result msr_policy(bool sev, uint32_t index, bool write, uint64_t data, uint64_t vcpu_value,
 			   uint64_t *read_value)

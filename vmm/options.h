@@ -4,7 +4,7 @@
 
 #include <stdio.h>
 
-#include "vm.h"
+#include "machine.h"
 
 /*
  * The mission's command, `mini-vmm --sev GUEST.ELF` (issue 11 item 7): the

@@ -36,7 +36,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "vcpu.h"
+#include "machine.h"
 
 #define SCHED_SPIN_LIMIT_NS	 (2ull * 1000000000ull)
 #define SCHED_PCT_DEFAULT_STEPS	 400 /* about a plain 2-vCPU, 2-cycle kexec run */

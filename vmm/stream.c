@@ -29,7 +29,7 @@ _Static_assert(MVS_PSP_PACKET_HDR_SIZE == sizeof(struct psp_packet_hdr), "packet
 _Static_assert(MVS_PSP_SESSION_SIZE == sizeof(struct psp_session), "session blob");
 _Static_assert(MVS_PSP_PDH_SIZE == PSP_PDH_PUB_LEN, "PDH point");
 #include "util.h"
-#include "vm.h"
+#include "machine.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the stream is little-endian and decoded by memcpy: x86-64 only"

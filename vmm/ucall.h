@@ -17,7 +17,7 @@
 #include "hostmem.h"
 #include "memory.h"
 #include "minivmm/abi.h"
-#include "vcpu.h"
+#include "machine.h"
 
 /*
  * Copy and check a ucall, the caller's page tables at cr3. 0, -EFAULT (not
@@ -32,25 +32,6 @@ int ucall_fetch(const struct hostmem *hm, uint64_t cr3, uint64_t gpa, struct uca
  */
 int guest_read_string(const struct hostmem *hm, uint64_t cr3, uint64_t gpa, char *buf, size_t size);
 const char *ucall_cmd_name(uint32_t cmd);
-/* How a SYNC argument is logged. */
-enum sync_field {
-	SF_NONE = 0,
-	SF_U64,	  /* a number */
-	SF_HEX,	  /* an address */
-	SF_WHERE, /* enum guest_where, as its name */
-	SF_HOW,	  /* enum guest_stop_how, as its name */
-};
-
-struct sync_tag_info {
-	const char *name;
-	const char *arg2, *arg3;      /* log field names of args[2], args[3] */
-	enum sync_field kind2, kind3; /* SF_NONE: the argument is not logged */
-	bool runs;		      /* the sync event carries the bitmap's runs */
-};
-const struct sync_tag_info *sync_tag_info(uint64_t tag);
-const char *sync_tag_name(uint64_t tag);
-/* enum guest_where as a log string. */
-const char *sync_where_name(uint64_t where);
 enum vcpu_action ucall_handle(struct vcpu *vcpu, uint64_t gpa);
 
 #endif

@@ -7,15 +7,7 @@
 #ifndef MINIVMM_VCPU_H
 #define MINIVMM_VCPU_H
 
-#include "vm.h"
-
-enum vcpu_action {
-	ACT_CONTINUE = 0, /* re-enter the guest */
-	ACT_STOP,	  /* the VM is stopping */
-	ACT_PARK,	  /* wait for the next CPU_ON */
-	ACT_YIELD,	  /* serial schedule: let another vCPU run */
-	ACT_SHUTDOWN,	  /* triple fault: caller collects events and stops */
-};
+#include "machine.h"
 
 int vcpu_create(struct vm *vm, unsigned id);
 void vcpu_destroy(struct vcpu *vcpu);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "device.h"
 #include "msr.h"
 #include "schedule.h"
 #include "util.h"
@@ -24,36 +25,6 @@
 #define PROBE_TIMEOUT_US  20000
 #define PROBE_REARMS	  50 /* at most 1 s of a slow host before the hypercall */
 #define WATCHDOG_TICK_MS  50
-
-static void vm_vstop_locked(struct vm *vm, int status, const char *fmt, va_list ap)
-{
-	if (vm->stopping)
-		return;
-	vm->stopping = true;
-	vm->exit_status = status;
-	vsnprintf(vm->exit_reason, sizeof(vm->exit_reason), fmt, ap);
-	pthread_cond_broadcast(&vm->cond);
-}
-
-void vm_stop_locked(struct vm *vm, int status, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vm_vstop_locked(vm, status, fmt, ap);
-	va_end(ap);
-}
-
-void vm_stop(struct vm *vm, int status, const char *fmt, ...)
-{
-	va_list ap;
-
-	pthread_mutex_lock(&vm->lock);
-	va_start(ap, fmt);
-	vm_vstop_locked(vm, status, fmt, ap);
-	va_end(ap);
-	pthread_mutex_unlock(&vm->lock);
-}
 
 /* ---- layout of the VMM region ---- */
 
