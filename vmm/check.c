@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "check.h"
+#include "migrate.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -450,6 +451,7 @@ enum vcpu_action check_on_sync(struct vcpu *vcpu, const struct ucall *uc)
 	if (info->runs)
 		log_runs(vm);
 	evlog_end(&vm->log);
+	migrate_on_sync_locked(vcpu, tag);
 	if (verify) {
 		reset_ok = report(vm, vcpu, "reset", vcpu->generation, &reset);
 		if (tag == SYNC_READY)

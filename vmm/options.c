@@ -7,12 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "migrate.h"
 #include "psp.h"
 #include "util.h"
 
 void opts_usage(FILE *f)
 {
 	fputs("usage: mini-vmm [options] GUEST.ELF\n"
+	      "       mini-vmm [--log FILE] [-v] --incoming URI\n"
 	      "\n"
 	      "Boot a freestanding 64-bit ELF guest on /dev/kvm and record what it does to the\n"
 	      "host's page-encryption bitmap (AMD SEV live-migration experiments).\n"
@@ -41,6 +43,12 @@ void opts_usage(FILE *f)
 	      "                           interrupt once a guest driver probed it (default 0.05)\n"
 	      "      --allow-emulated     run even if kvm_pvm would emulate every instruction\n"
 	      "      --kvm PATH           KVM device (default /dev/kvm)\n"
+	      "      --migrate-to URI     migrate the guest at --migrate-at: file:PATH (a\n"
+	      "                           snapshot); exit 0 once the stream is complete\n"
+	      "      --migrate-at WHEN    TAG[:N] (the N-th SYNC with that tag: ready, boot,\n"
+	      "                           kexec_begin, ...) or seq:N (first exit at or after\n"
+	      "                           log sequence N)\n"
+	      "      --incoming URI       destination: the VM comes from URI (no GUEST.ELF)\n"
 	      "  -v, --verbose            print what was probed\n"
 	      "  -h, --help               this text\n"
 	      "  -V, --version            version\n"
@@ -127,6 +135,9 @@ enum {
 	OPT_ALLOW_EMULATED,
 	OPT_KVM,
 	OPT_DEVICE_RATE,
+	OPT_MIGRATE_TO,
+	OPT_MIGRATE_AT,
+	OPT_INCOMING,
 };
 
 static const struct option long_opts[] = {
@@ -149,6 +160,9 @@ static const struct option long_opts[] = {
 	{"allow-emulated", no_argument, NULL, OPT_ALLOW_EMULATED},
 	{"kvm", required_argument, NULL, OPT_KVM},
 	{"device-rate", required_argument, NULL, OPT_DEVICE_RATE},
+	{"migrate-to", required_argument, NULL, OPT_MIGRATE_TO},
+	{"migrate-at", required_argument, NULL, OPT_MIGRATE_AT},
+	{"incoming", required_argument, NULL, OPT_INCOMING},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -178,6 +192,7 @@ static bool cmdline_has_word(const char *cmdline, const char *word)
 enum opts_result opts_parse(int argc, char **argv, struct vm_opts *o, FILE *out, FILE *err)
 {
 	int check = -1; /* not given: on with --sev */
+	bool have_at = false;
 	uint64_t v;
 	int c;
 
@@ -303,6 +318,23 @@ enum opts_result opts_parse(int argc, char **argv, struct vm_opts *o, FILE *out,
 			if (parse_prob_ppm(optarg, &o->device_ppm))
 				BAD("--device-rate %s: want a probability from 0 to 1", optarg);
 			break;
+		case OPT_MIGRATE_TO:
+			if (migrate_parse_uri(optarg, &o->migrate_to))
+				BAD("--migrate-to %s: want file:PATH, unix:PATH or tcp:HOST:PORT",
+				    optarg);
+			break;
+		case OPT_MIGRATE_AT:
+			if (migrate_parse_at(optarg, &o->migrate_at))
+				BAD("--migrate-at %s: want TAG[:N] (a SYNC tag: ready, boot, "
+				    "kexec_begin, ...; N >= 1) or seq:N",
+				    optarg);
+			have_at = true;
+			break;
+		case OPT_INCOMING:
+			if (migrate_parse_uri(optarg, &o->incoming))
+				BAD("--incoming %s: want file:PATH, unix:PATH or tcp:HOST:PORT",
+				    optarg);
+			break;
 		case 'v':
 			o->verbose++;
 			break;
@@ -334,6 +366,21 @@ enum opts_result opts_parse(int argc, char **argv, struct vm_opts *o, FILE *out,
 		}
 		}
 	}
+	if (o->incoming.kind != MIGRATE_URI_NONE) {
+		/* Everything else comes in the stream's CONFIG. */
+		if (optind < argc)
+			BAD("--incoming: the guest comes in the stream; no GUEST.ELF ('%s')",
+			    argv[optind]);
+		if (o->migrate_to.kind != MIGRATE_URI_NONE || have_at)
+			BAD("--incoming with --migrate-to/--migrate-at: migrate the destination "
+			    "again in a second step");
+		return OPTS_RUN;
+	}
+	if ((o->migrate_to.kind != MIGRATE_URI_NONE) != have_at)
+		BAD("--migrate-to and --migrate-at go together");
+	if (o->migrate_to.kind != MIGRATE_URI_NONE && o->nr_inject)
+		BAD("--inject with --migrate-to: an exit held by an injection cannot be "
+		    "completed before its state is saved; not supported");
 	if (optind >= argc)
 		BAD("no guest ELF given (see --help)");
 	if (optind != argc - 1)

@@ -26,6 +26,8 @@ int parse_u64_range(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
 /* Monotonic nanoseconds. */
 uint64_t now_ns(void);
+/* CLOCK_REALTIME nanoseconds: comparable between two processes on one host. */
+uint64_t now_real_ns(void);
 
 /* Does [a, a+alen) lie inside [b, b+blen)? Overflow safe. */
 static inline bool range_within(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)

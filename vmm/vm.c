@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "migrate.h"
 #include "msr.h"
 #include "schedule.h"
 #include "util.h"
@@ -442,14 +443,8 @@ static void log_start(struct vm *vm)
 	evlog_end(log);
 }
 
-int vm_create(struct vm *vm, const struct vm_opts *opts)
+void vm_init_empty(struct vm *vm, const struct vm_opts *opts)
 {
-	char err[256];
-	struct cpuid_opts copts;
-	struct sigaction sa;
-	uint64_t top_guess;
-	int r;
-
 	memset(vm, 0, sizeof(*vm));
 	vm->opts = *opts;
 	vm->fd = -1;
@@ -459,41 +454,14 @@ int vm_create(struct vm *vm, const struct vm_opts *opts)
 	pthread_cond_init(&vm->cond, NULL);
 	for (unsigned i = 0; i < VM_MAX_VCPUS; i++)
 		vm->vcpus[i].fd = -1;
+}
 
-	/* Inputs first: a bad ELF is a usage error even without /dev/kvm. */
-	r = read_file(opts->kernel_path, ELF_MAX_FILE_SIZE, &vm->elf_buf, &vm->elf_size);
-	if (r < 0) {
-		fprintf(stderr, "mini-vmm: %s: %s\n", opts->kernel_path,
-			r == -EFBIG ? "file too large" : strerror(-r));
-		return EXIT_USAGE;
-	}
-	if (elf_parse(vm->elf_buf, vm->elf_size, &vm->elf, err, sizeof(err)) < 0) {
-		fprintf(stderr, "mini-vmm: %s: %s\n", opts->kernel_path, err);
-		return EXIT_USAGE;
-	}
-	if (opts->script_path) {
-		r = read_file(opts->script_path, VM_SCRIPT_MAX, &vm->script_buf, &vm->script_size);
-		if (r < 0) {
-			fprintf(stderr, "mini-vmm: %s: %s\n", opts->script_path,
-				r == -EFBIG ? "file too large (max 1 MiB)" : strerror(-r));
-			return EXIT_USAGE;
-		}
-	}
-	top_guess = opts->ram_size > MEM_PCI_HOLE_START
-			    ? opts->ram_size + (MEM_4G - MEM_PCI_HOLE_START)
-			    : opts->ram_size;
-	r = mem_layout(&vm->mem, opts->ram_size, vmm_region_size(vm, top_guess));
-	if (r < 0) {
-		fprintf(stderr,
-			"mini-vmm: -m %" PRIu64 ": no room for the guest and the VMM region\n",
-			opts->ram_size);
-		return EXIT_USAGE;
-	}
-	layout_region(vm);
-	if (elf_check_placement(&vm->elf, &vm->mem, err, sizeof(err)) < 0) {
-		fprintf(stderr, "mini-vmm: %s: %s\n", opts->kernel_path, err);
-		return EXIT_USAGE;
-	}
+int vm_setup_kvm(struct vm *vm)
+{
+	const struct vm_opts *opts = &vm->opts;
+	struct cpuid_opts copts;
+	struct sigaction sa;
+	int r;
 
 	if (kvm_sys_open(&vm->sys, opts->kvm_path) < 0)
 		return EXIT_USAGE;
@@ -553,6 +521,72 @@ int vm_create(struct vm *vm, const struct vm_opts *opts)
 		else if (vm->pvm_msr && r != 1)
 			return EXIT_USAGE;
 	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_kick; /* no SA_RESTART: KVM_RUN must return EINTR */
+	sigaction(SIGUSR1, &sa, NULL);
+	return 0;
+}
+
+int vm_setup_runtime(struct vm *vm)
+{
+	int r = encmap_init(&vm->encmap, mem_nr_pages(&vm->mem));
+
+	if (r < 0) {
+		fprintf(stderr, "mini-vmm: cannot allocate the encryption bitmap\n");
+		return EXIT_USAGE;
+	}
+	if (evlog_open(&vm->log, vm->opts.log_path) < 0) {
+		fprintf(stderr, "mini-vmm: cannot open log %s: %s\n", vm->opts.log_path,
+			strerror(errno));
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+int vm_create(struct vm *vm, const struct vm_opts *opts)
+{
+	char err[256];
+	uint64_t top_guess;
+	int r;
+
+	vm_init_empty(vm, opts);
+	/* Inputs first: a bad ELF is a usage error even without /dev/kvm. */
+	r = read_file(opts->kernel_path, ELF_MAX_FILE_SIZE, &vm->elf_buf, &vm->elf_size);
+	if (r < 0) {
+		fprintf(stderr, "mini-vmm: %s: %s\n", opts->kernel_path,
+			r == -EFBIG ? "file too large" : strerror(-r));
+		return EXIT_USAGE;
+	}
+	if (elf_parse(vm->elf_buf, vm->elf_size, &vm->elf, err, sizeof(err)) < 0) {
+		fprintf(stderr, "mini-vmm: %s: %s\n", opts->kernel_path, err);
+		return EXIT_USAGE;
+	}
+	if (opts->script_path) {
+		r = read_file(opts->script_path, VM_SCRIPT_MAX, &vm->script_buf, &vm->script_size);
+		if (r < 0) {
+			fprintf(stderr, "mini-vmm: %s: %s\n", opts->script_path,
+				r == -EFBIG ? "file too large (max 1 MiB)" : strerror(-r));
+			return EXIT_USAGE;
+		}
+	}
+	top_guess = opts->ram_size > MEM_PCI_HOLE_START
+			    ? opts->ram_size + (MEM_4G - MEM_PCI_HOLE_START)
+			    : opts->ram_size;
+	r = mem_layout(&vm->mem, opts->ram_size, vmm_region_size(vm, top_guess));
+	if (r < 0) {
+		fprintf(stderr,
+			"mini-vmm: -m %" PRIu64 ": no room for the guest and the VMM region\n",
+			opts->ram_size);
+		return EXIT_USAGE;
+	}
+	layout_region(vm);
+	if (elf_check_placement(&vm->elf, &vm->mem, err, sizeof(err)) < 0) {
+		fprintf(stderr, "mini-vmm: %s: %s\n", opts->kernel_path, err);
+		return EXIT_USAGE;
+	}
+	r = vm_setup_kvm(vm);
+	if (r)
+		return r;
 	if (x86_build_identity_map(&vm->mem, vm->layout.pml4, vm->mem.top) < 0 ||
 	    (opts->sev && x86_identity_map_encrypt(&vm->mem, vm->layout.pml4, vm->mem.top,
 						   1ull << opts->cbit, MEM_FW_SHARED_GPA,
@@ -562,9 +596,6 @@ int vm_create(struct vm *vm, const struct vm_opts *opts)
 		return EXIT_USAGE;
 	}
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_kick; /* no SA_RESTART: KVM_RUN must return EINTR */
-	sigaction(SIGUSR1, &sa, NULL);
 	r = probe(vm);
 	if (r < 0) {
 		if (r != -ENOTSUP)
@@ -584,11 +615,9 @@ int vm_create(struct vm *vm, const struct vm_opts *opts)
 	if (elf_load(&vm->elf, &vm->mem) < 0)
 		return EXIT_USAGE;
 
-	r = encmap_init(&vm->encmap, mem_nr_pages(&vm->mem));
-	if (r < 0) {
-		fprintf(stderr, "mini-vmm: cannot allocate the encryption bitmap\n");
-		return EXIT_USAGE;
-	}
+	r = vm_setup_runtime(vm);
+	if (r)
+		return r;
 	if (opts->sev) {
 		/*
 		 * As OVMF would: the firmware window and the ucall pages (our
@@ -598,11 +627,6 @@ int vm_create(struct vm *vm, const struct vm_opts *opts)
 
 		encmap_set_shared(&vm->encmap, MEM_FW_SHARED_GPA >> PAGE_SHIFT,
 				  (vm->mem.fw_shared_end - MEM_FW_SHARED_GPA) >> PAGE_SHIFT, &fw);
-	}
-	if (evlog_open(&vm->log, opts->log_path) < 0) {
-		fprintf(stderr, "mini-vmm: cannot open log %s: %s\n", opts->log_path,
-			strerror(errno));
-		return EXIT_USAGE;
 	}
 	log_start(vm);
 	if (opts->sev) {
@@ -630,7 +654,7 @@ int vm_create(struct vm *vm, const struct vm_opts *opts)
 	vm->mig.windows = opts->sev ? 1 : 0;
 	sched_init(vm);
 	device_init(&vm->device, opts->seed, opts->device_ppm);
-	return 0;
+	return migrate_check_plan(vm);
 }
 
 static void watchdog(struct vm *vm, uint64_t *last_exits, uint64_t *stuck_ticks)
@@ -691,6 +715,12 @@ int vm_run(struct vm *vm)
 			ts.tv_nsec -= 1000000000l;
 		}
 		pthread_cond_timedwait(&vm->cond, &vm->lock, &ts);
+		if (vm->mig_pause && !vm->stopping) {
+			/* No watchdog while a migration holds the vCPUs. */
+			if (migrate_quiet_locked(vm))
+				migrate_source_locked(vm);
+			continue;
+		}
 		if (!vm->stopping && now_ns() >= wake)
 			watchdog(vm, last_exits, stuck);
 	}
@@ -741,6 +771,11 @@ int vm_run(struct vm *vm)
 			 vm->checks_failed, vm->checks_run);
 	}
 	pthread_mutex_lock(&vm->lock);
+	if (vm->mig_done) {
+		/* The run goes on at the destination, whose log ends it. */
+		pthread_mutex_unlock(&vm->lock);
+		return vm->exit_status;
+	}
 	if (vm->opts.sev) {
 		check_snapshot_locked(vm, NULL, "exit");
 		check_migration_summary(vm);

@@ -60,6 +60,28 @@ struct inject_rule {
 	uint64_t delay_us; /* parallel: sleep; serial: scheduler steps */
 };
 
+/* --migrate-to URI (vmm/migrate.h parses it). */
+enum migrate_uri_kind {
+	MIGRATE_URI_NONE = 0,
+	MIGRATE_URI_FILE, /* file:PATH, a snapshot */
+	MIGRATE_URI_UNIX, /* unix:PATH */
+	MIGRATE_URI_TCP,  /* tcp:HOST:PORT */
+};
+
+struct migrate_uri {
+	enum migrate_uri_kind kind;
+	char path[108]; /* file or socket path; tcp: the host */
+	uint16_t port;	/* tcp */
+};
+
+/* --migrate-at WHEN: the N-th SYNC with a tag, or the first exit at or after seq. */
+struct migrate_at {
+	bool by_seq;
+	uint64_t tag; /* enum sync_tag (minivmm/abi.h) */
+	uint64_t nth; /* 1: the first */
+	uint64_t seq;
+};
+
 struct vm_opts {
 	const char *kernel_path;
 	const char *kvm_path;
@@ -81,9 +103,12 @@ struct vm_opts {
 	uint64_t seed;
 	struct inject_rule inject[4];
 	unsigned nr_inject;
-	uint32_t device_ppm; /* --device-rate, parts per million of exits */
-	bool allow_emulated; /* kvm_pvm: do not fail when not native */
-	uint64_t t_start_ns; /* main() entry, for start-up timing (0: vm_create) */
+	uint32_t device_ppm;	       /* --device-rate, parts per million of exits */
+	bool allow_emulated;	       /* kvm_pvm: do not fail when not native */
+	uint64_t t_start_ns;	       /* main() entry, for start-up timing (0: vm_create) */
+	struct migrate_uri migrate_to; /* kind NONE: no migration planned */
+	struct migrate_at migrate_at;
+	struct migrate_uri incoming; /* destination: the VM comes from here */
 };
 
 struct vm_layout {
@@ -126,6 +151,7 @@ struct vcpu {
 	uint64_t last_intr_rip;
 	uint64_t rng;	      /* injection PRNG state */
 	uint64_t inject_hold; /* serial: steps left before completing */
+	bool active;	      /* its thread is outside every wait (vm->lock) */
 };
 
 struct migration_state {
@@ -187,6 +213,21 @@ struct vm {
 	uint64_t checks_run;
 	uint64_t checks_failed;
 
+	/*
+	 * Migration source (vmm/migrate.c), protected by lock: pause asks
+	 * every vCPU thread to wait outside KVM_RUN; sync_hits counts the
+	 * SYNCs that matched --migrate-at.
+	 */
+	bool mig_pause;
+	bool mig_done;
+	uint64_t mig_sync_hits;
+	uint64_t mig_stop_real_ns;    /* destination: the source's stop (CLOCK_REALTIME) */
+	uint64_t t_first_run_real_ns; /* CLOCK_REALTIME of the first KVM_RUN */
+	bool mig_requested;	      /* the --migrate-at point came (never cleared) */
+	bool mig_arrival_logged;      /* destination: migration_done written */
+	uint64_t mig_t_begin_ns;      /* source: migration_start */
+	uint64_t mig_bytes, mig_pages_shared, mig_pages_private, mig_rounds;
+
 	/* Serial schedule. */
 	uint64_t sched_rng;
 	int sched_current; /* vCPU allowed to run, -1: pick */
@@ -201,6 +242,16 @@ static inline FILE *vm_console(const struct vm *vm)
 
 /* Create the VM from options (everything up to the first KVM_RUN). */
 int vm_create(struct vm *vm, const struct vm_opts *opts);
+/*
+ * The parts vm_create shares with a migration destination (vmm/migrate.c),
+ * which builds the VM from a stream's CONFIG instead of an ELF:
+ * vm_init_empty first; vm_setup_kvm once vm->mem is laid out (and
+ * vm->layout set): KVM, memory, memslots, CPUID, MSR filter, vCPUs;
+ * vm_setup_runtime: bitmap and log. Each returns 0 or an exit status.
+ */
+void vm_init_empty(struct vm *vm, const struct vm_opts *opts);
+int vm_setup_kvm(struct vm *vm);
+int vm_setup_runtime(struct vm *vm);
 /* Run until the guest finishes, fails or times out. Returns exit status. */
 int vm_run(struct vm *vm);
 void vm_destroy(struct vm *vm);
