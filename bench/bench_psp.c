@@ -142,7 +142,7 @@ static void raw_setup(void)
 static void run_raw(enum op op, unsigned int i)
 {
 	const uint8_t *in = pool_in + (i % POOL) * PAGE;
-	uint8_t *out = pool_out + (i % POOL) * PAGE, iv[16] = {0}, mac[32];
+	uint8_t *out = pool_out + (i % POOL) * PAGE, iv[4 + 16 + 4] = {0}, mac[32];
 	int outl;
 	size_t macl;
 

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # Exit path: N MAP_GPA_RANGE calls through the full handler (validation,
 # bitmap, provenance, JSON log to a file) against N bare exits of the same
-# transport that the VMM ignores (port 0xEC), interleaved in one guest run
-# (scenario=bench-exit). Times come from the VMM's own log time stamps.
+# transport (port 0xEC: the VMM only writes RAX back through the sync regs,
+# as the hypercall path does, so both pay the same hypervisor cost),
+# interleaved in one guest run (scenario=bench-exit). Times come from the VMM's own log time stamps.
 #   bench/exitpath.sh [--quick] [--json FILE]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -9,7 +9,8 @@
  * bytes) and a sequence of up to 16 exits on up to 4 vCPUs. Each exit fills
  * struct kvm_run (reason from a table of interesting values or raw, I/O
  * fields and data area, hypercall/MSR/MMIO fields, sync regs). The VM is
- * created once and reset per input.
+ * created once and reset per input; under SEV (cfg bit 0) the host view
+ * has the software PSP's cipher, as vm_create gives it.
  *
  * kvm_ioctl_raw() is wrapped (-Wl,--wrap): KVM_GET_SREGS returns a fuzzed
  * CR3 so the READY truth audit walks fuzzed page tables; every other ioctl
@@ -28,6 +29,7 @@
 #include <string.h>
 
 #include "encmap.h"
+#include "hostmem.h"
 #include "hypercall.h"
 #include "memory.h"
 #include "msr.h"
@@ -92,6 +94,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	if (encmap_init(&vm->encmap, mem_nr_pages(&vm->mem)))
 		abort();
+	/*
+	 * The memory controller vm_create attaches under --sev (seeded keys:
+	 * a crash replays with the same ciphertext).
+	 */
+	if (psp_soft_create(&(struct psp_soft_opts){.seeded = 1}, &vm->psp))
+		abort();
 	/* A real log (formatting paths), toggled per input; /dev/null keeps it cheap. */
 	if (evlog_open(&vm->log, "/dev/null"))
 		abort();
@@ -126,6 +134,11 @@ static void vm_reset(uint8_t cfg, unsigned nr_vcpus, unsigned cbit)
 	vm->log.open = false;
 	vm->transport = transports[(cfg >> 5) & 3];
 	vm->opts.cbit = cbit;
+	/* The host view as vm_create sets it (without it every ucall read faults). */
+	vm->hostmem =
+		(struct hostmem){.mem = &vm->mem, .cbit_mask = vm->opts.sev ? 1ull << cbit : 0};
+	if (vm->opts.sev)
+		hostmem_attach_psp(&vm->hostmem, vm->psp);
 	vm->nr_vcpus = nr_vcpus;
 	if (mem_set_ucall_pages(&vm->mem, nr_vcpus))
 		abort();

@@ -286,9 +286,11 @@ static void parse_reboot_options(void)
 			    __FILE__, __LINE__, 0);
 }
 
-/* Until io requests completed (or a bound, for --device-rate 0). */
+/* Until io requests completed (a bound in case the device is slow). */
 static void let_device_work(void)
 {
+	if (!device_present())
+		return;
 	for (uint32_t round = 0; device_requests_done() < io_per_cycle && round < IO_ROUNDS_MAX;
 	     round++) {
 		irq_point(WHERE_IDLE);
@@ -312,7 +314,8 @@ void scenario_kexec(void)
 		cycles_left = h->cycles_left;
 	if (irq_model) {
 		device_probe();
-		flags |= SYNC_BOOT_DEVICE_DRIVER;
+		if (device_present())
+			flags |= SYNC_BOOT_DEVICE_DRIVER;
 	}
 	if (resets_before_jump())
 		flags |= SYNC_BOOT_EXPECT_CLEAN;
@@ -410,7 +413,7 @@ static void linux_boot_and_work(void)
 	GUEST_ASSERT(sev_active);
 	GUEST_ASSERT(boot.nr_cpus >= 2);
 	device_probe();
-	guest_sync(SYNC_BOOT, boot.generation, SYNC_BOOT_DEVICE_DRIVER);
+	guest_sync(SYNC_BOOT, boot.generation, device_present() ? SYNC_BOOT_DEVICE_DRIVER : 0);
 	if (strategy == STRAT_UPSTREAM)
 		reset_all_ram();
 	kexec_share_boot_pages();

@@ -50,6 +50,8 @@ void reset_all_ram(void);
 
 /* reboot.c, reboot=linux */
 void device_probe(void);
+/* The VMM offers the bounce-buffer device (params). */
+bool device_present(void);
 uint64_t device_requests_done(void);
 bool run_work(void);
 void __attribute__((noreturn)) linux_ap_main(uint32_t cpu);

@@ -322,6 +322,11 @@ void device_probe(void)
 	cpus[0].online = 1;
 }
 
+bool device_present(void)
+{
+	return boot.params && (boot.params->flags & MINIVMM_FLAG_DEVICE);
+}
+
 uint64_t device_requests_done(void)
 {
 	return requests_done;

@@ -397,20 +397,27 @@ void check_migration_summary(struct vm *vm)
 static void log_tag_args(struct vm *vm, const struct sync_tag_info *info, const struct ucall *uc)
 {
 	const char *names[2] = {info->arg2, info->arg3};
+	const enum sync_field kinds[2] = {info->kind2, info->kind3};
 
 	for (unsigned i = 0; i < 2; i++) {
 		uint64_t v = uc->args[2 + i];
 
-		if (!names[i])
-			continue;
-		if (!strcmp(names[i], "where"))
-			evlog_str(&vm->log, names[i], sync_where_name(v));
-		else if (!strcmp(names[i], "how"))
-			evlog_str(&vm->log, names[i], v == STOP_NMI ? "nmi" : "reboot_vector");
-		else if (!strcmp(names[i], "gpa"))
-			evlog_hex(&vm->log, names[i], v);
-		else
+		switch (kinds[i]) {
+		case SF_NONE:
+			break;
+		case SF_U64:
 			evlog_u64(&vm->log, names[i], v);
+			break;
+		case SF_HEX:
+			evlog_hex(&vm->log, names[i], v);
+			break;
+		case SF_WHERE:
+			evlog_str(&vm->log, names[i], sync_where_name(v));
+			break;
+		case SF_HOW:
+			evlog_str(&vm->log, names[i], v == STOP_NMI ? "nmi" : "reboot_vector");
+			break;
+		}
 	}
 }
 
@@ -451,7 +458,6 @@ enum vcpu_action check_on_sync(struct vcpu *vcpu, const struct ucall *uc)
 	if (info->runs)
 		log_runs(vm);
 	evlog_end(&vm->log);
-	migrate_on_sync_locked(vcpu, tag);
 	if (verify) {
 		reset_ok = report(vm, vcpu, "reset", vcpu->generation, &reset);
 		if (tag == SYNC_READY)
@@ -474,6 +480,7 @@ enum vcpu_action check_on_sync(struct vcpu *vcpu, const struct ucall *uc)
 		check_report_free(&reset);
 		check_report_free(&truth);
 	}
+	migrate_on_sync_locked(vcpu, tag);
 	pthread_mutex_unlock(&vm->lock);
 	return ACT_CONTINUE;
 }

@@ -5,7 +5,14 @@
  *
  * Bitmap: bits[] has one bit per page, summary[] one bit per bits[] word;
  * a summary bit is set whenever its word is non-zero (it is cleared again
- * as soon as the word is seen to be zero). Both live in one anonymous
+ * as soon as the word is seen to be zero). full[] has one bit per chunk
+ * of CHUNK_PAGES pages: set = every page of the chunk is shared, and then
+ * the chunk's words are zero and unmarked (they say nothing). A range
+ * that covers whole chunks sets or clears their full bits without
+ * touching their words, so a cold 2 MiB-aligned share writes no bitmap
+ * page; a partial update of a full chunk first turns it back into words
+ * (materialise: CHUNK_WORDS words of ones). Page p is shared iff
+ * full[p / CHUNK_PAGES] or bit p. All three live in one anonymous
  * MAP_NORESERVE mapping, so untouched stretches cost no memory, and a
  * reset only writes the words the summary marks.
  *
@@ -36,6 +43,15 @@
 #define ENCMAP_MAX_PAGES (1ull << 52)
 /* Below this many dirty words (32 KiB) a reset just clears them. */
 #define RESET_MADVISE_MIN_WORDS 4096u
+/*
+ * Chunk: 512 pages (2 MiB of guest, 8 bitmap words, one cache line). Small
+ * enough that the guest's usual shares (2 MiB hints, a few MiB of bounce
+ * buffers) are whole chunks; full[] costs 1 bit per 2 MiB (64 KiB for
+ * 1 TiB), itself lazily faulted.
+ */
+#define CHUNK_PAGES ENCMAP_CHUNK_PAGES
+#define CHUNK_WORDS (CHUNK_PAGES / WORD_BITS)
+#define NO_BIT	    UINT64_MAX
 
 void *(*encmap_alloc_hook)(size_t size);
 
@@ -86,6 +102,77 @@ static void bits_set_range(uint64_t *v, uint64_t first, uint64_t end)
 	v[w1] |= word_mask(0, hi);
 }
 
+/* Clear bits [first, end) of v. */
+static void bits_clear_range(uint64_t *v, uint64_t first, uint64_t end)
+{
+	uint64_t w0 = first / WORD_BITS, w1 = (end - 1) / WORD_BITS;
+	unsigned int lo = first % WORD_BITS, hi = (end - 1) % WORD_BITS + 1;
+
+	if (w0 == w1) {
+		v[w0] &= ~word_mask(lo, hi);
+		return;
+	}
+	v[w0] &= ~word_mask(lo, WORD_BITS);
+	if (w1 > w0 + 1)
+		memset(&v[w0 + 1], 0, (w1 - w0 - 1) * sizeof(*v));
+	v[w1] &= ~word_mask(0, hi);
+}
+
+/* First set bit of v in [from, limit), or limit. */
+static uint64_t bits_next_set(const uint64_t *v, uint64_t from, uint64_t limit)
+{
+	uint64_t w = from / WORD_BITS, word;
+
+	if (from >= limit)
+		return limit;
+	word = v[w] & ~((1ull << (from % WORD_BITS)) - 1);
+	while (!word) {
+		if (++w * WORD_BITS >= limit)
+			return limit;
+		word = v[w];
+	}
+	from = w * WORD_BITS + (unsigned int)__builtin_ctzll(word);
+	return from < limit ? from : limit;
+}
+
+/* First clear bit of v in [from, limit), or limit. */
+static uint64_t bits_next_clear(const uint64_t *v, uint64_t from, uint64_t limit)
+{
+	uint64_t w = from / WORD_BITS, word;
+
+	if (from >= limit)
+		return limit;
+	word = ~v[w] & ~((1ull << (from % WORD_BITS)) - 1);
+	while (!word) {
+		if (++w * WORD_BITS >= limit)
+			return limit;
+		word = ~v[w];
+	}
+	from = w * WORD_BITS + (unsigned int)__builtin_ctzll(word);
+	return from < limit ? from : limit;
+}
+
+/* Last clear bit of v in [lower, from], or NO_BIT. */
+static uint64_t bits_prev_clear(const uint64_t *v, uint64_t from, uint64_t lower)
+{
+	uint64_t w = from / WORD_BITS;
+	unsigned int b = from % WORD_BITS;
+	uint64_t word = ~v[w] & (b == WORD_BITS - 1 ? ~0ull : (1ull << (b + 1)) - 1), idx;
+
+	while (!word) {
+		if (w * WORD_BITS <= lower)
+			return NO_BIT;
+		word = ~v[--w];
+	}
+	idx = w * WORD_BITS + (WORD_BITS - 1 - (unsigned int)__builtin_clzll(word));
+	return idx >= lower ? idx : NO_BIT;
+}
+
+static bool chunk_full(const struct encmap *m, uint64_t c)
+{
+	return m->full[c / WORD_BITS] >> (c % WORD_BITS) & 1;
+}
+
 /*
  * Clear pages [first, end) of the bitmap. Only words the summary marks are
  * read or written, so clearing a huge private stretch touches no memory.
@@ -114,10 +201,79 @@ static void bitmap_clear_range(struct encmap *m, uint64_t first, uint64_t end)
 	}
 }
 
-static void bitmap_set_range(struct encmap *m, uint64_t first, uint64_t end)
+/* Words only (the caller knows the chunks are not full). */
+static void words_set_range(struct encmap *m, uint64_t first, uint64_t end)
 {
 	bits_set_range(m->bits, first, end);
 	bits_set_range(m->summary, first / WORD_BITS, (end - 1) / WORD_BITS + 1);
+}
+
+/* Words of [first, end), inside chunks that are not full (full ones are already shared). */
+static void words_set_partial(struct encmap *m, uint64_t first, uint64_t end)
+{
+	while (first < end) {
+		uint64_t next = (first / CHUNK_PAGES + 1) * CHUNK_PAGES;
+
+		next = next < end ? next : end;
+		if (!chunk_full(m, first / CHUNK_PAGES))
+			words_set_range(m, first, next);
+		first = next;
+	}
+}
+
+/* Whole chunks in [first, end): [*c0, *c1), empty when *c0 >= *c1. */
+static void whole_chunks(uint64_t first, uint64_t end, uint64_t *c0, uint64_t *c1)
+{
+	*c0 = (first + CHUNK_PAGES - 1) / CHUNK_PAGES;
+	*c1 = end / CHUNK_PAGES;
+}
+
+/* A full chunk back to words (all ones), so that part of it can change. */
+static void chunk_materialise(struct encmap *m, uint64_t c)
+{
+	if (!chunk_full(m, c))
+		return;
+	memset(&m->bits[c * CHUNK_WORDS], 0xff, CHUNK_WORDS * sizeof(uint64_t));
+	bits_set_range(m->summary, c * CHUNK_WORDS, (c + 1) * CHUNK_WORDS);
+	m->full[c / WORD_BITS] &= ~(1ull << (c % WORD_BITS));
+}
+
+/*
+ * Share [first, end). Whole chunks become full: their words are cleared
+ * first (only where the summary marks them, and not at all when nothing
+ * in the range was shared), then their full bits set.
+ */
+static void bitmap_set_range(struct encmap *m, uint64_t first, uint64_t end, bool was_private)
+{
+	uint64_t c0, c1;
+
+	whole_chunks(first, end, &c0, &c1);
+	if (c0 >= c1) {
+		words_set_partial(m, first, end);
+		return;
+	}
+	words_set_partial(m, first, c0 * CHUNK_PAGES);
+	words_set_partial(m, c1 * CHUNK_PAGES, end);
+	if (!was_private)
+		bitmap_clear_range(m, c0 * CHUNK_PAGES, c1 * CHUNK_PAGES);
+	bits_set_range(m->full, c0, c1);
+	m->full_dirty = true;
+}
+
+/* Make [first, end) private: full chunks at the ends materialised, whole ones cleared. */
+static void bitmap_set_private(struct encmap *m, uint64_t first, uint64_t end)
+{
+	uint64_t c0, c1;
+
+	whole_chunks(first, end, &c0, &c1);
+	/* The chunks at the ends, unless the range covers them whole (no-op unless full). */
+	if (first / CHUNK_PAGES < c0 || c0 >= c1)
+		chunk_materialise(m, first / CHUNK_PAGES);
+	if ((end - 1) / CHUNK_PAGES >= c1)
+		chunk_materialise(m, (end - 1) / CHUNK_PAGES);
+	bitmap_clear_range(m, first, end);
+	if (c0 < c1)
+		bits_clear_range(m->full, c0, c1);
 }
 
 static uint64_t summary_words(uint64_t nwords)
@@ -132,19 +288,28 @@ static size_t map_bytes(uint64_t nwords)
 	return (nwords * sizeof(uint64_t) + page - 1) / page * page;
 }
 
-/*
- * One anonymous mapping holds the bits, then the summary, then a PROT_NONE
- * guard page; the guard keeps the kernel from merging the mapping with a
- * neighbour, so its Rss in /proc/self/smaps is the bitmap's own.
- */
-static size_t bitmap_map_bytes(uint64_t nwords)
+static uint64_t full_words(uint64_t npages)
 {
-	return map_bytes(nwords) + map_bytes(summary_words(nwords)) + (size_t)sysconf(_SC_PAGESIZE);
+	return (npages / CHUNK_PAGES + WORD_BITS) / WORD_BITS;
+}
+
+/*
+ * One anonymous mapping holds the bits, the summary, full[], then a
+ * PROT_NONE guard page; the guard keeps the kernel from merging the
+ * mapping with a neighbour, so its Rss in /proc/self/smaps is the
+ * bitmap's own.
+ */
+static size_t bitmap_map_bytes(uint64_t npages)
+{
+	uint64_t nwords = (npages + WORD_BITS - 1) / WORD_BITS;
+
+	return map_bytes(nwords) + map_bytes(summary_words(nwords)) +
+	       map_bytes(full_words(npages)) + (size_t)sysconf(_SC_PAGESIZE);
 }
 
 static int bitmap_map(struct encmap *m)
 {
-	size_t len = bitmap_map_bytes(m->nwords), page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t len = bitmap_map_bytes(m->npages), page = (size_t)sysconf(_SC_PAGESIZE);
 	/*
 	 * Lazily faulted: resident bits follow what the guest touches (a
 	 * sparse 1 TiB map stays small). The price is one page fault (about
@@ -168,6 +333,7 @@ static int bitmap_map(struct encmap *m)
 	madvise(p, len - page, MADV_NOHUGEPAGE);
 	m->bits = (uint64_t *)p;
 	m->summary = (uint64_t *)(p + map_bytes(m->nwords));
+	m->full = (uint64_t *)((char *)m->summary + map_bytes(summary_words(m->nwords)));
 	return 0;
 }
 
@@ -178,8 +344,8 @@ static void drop_pages(uint64_t *v, uint64_t nwords)
 		memset(v, 0, nwords * sizeof(*v));
 }
 
-/* First shared page >= pfn, or npages. */
-static uint64_t find_next_shared(const struct encmap *m, uint64_t pfn)
+/* First page >= pfn whose bit is set, or npages (full chunks have no bits). */
+static uint64_t words_next_shared(const struct encmap *m, uint64_t pfn)
 {
 	uint64_t w = pfn / WORD_BITS, s, marked;
 	uint64_t word;
@@ -206,34 +372,66 @@ static uint64_t find_next_shared(const struct encmap *m, uint64_t pfn)
 	return m->npages;
 }
 
-/* First private page >= pfn (pfn shared), or npages. */
+/* First shared page >= pfn, or npages: the first set bit or full chunk. */
+static uint64_t find_next_shared(const struct encmap *m, uint64_t pfn)
+{
+	uint64_t bit, c, limit;
+
+	if (pfn >= m->npages)
+		return m->npages;
+	bit = words_next_shared(m, pfn);
+	/* Full chunks only matter before the first set bit. */
+	limit = bit >= m->npages ? m->npages / CHUNK_PAGES : bit / CHUNK_PAGES + 1;
+	c = bits_next_set(m->full, pfn / CHUNK_PAGES, limit);
+	if (c < limit) {
+		uint64_t p = c * CHUNK_PAGES > pfn ? c * CHUNK_PAGES : pfn;
+
+		return p < bit ? p : bit;
+	}
+	return bit;
+}
+
+/* First private page >= pfn (pfn shared), or npages: full chunks skipped whole. */
 static uint64_t find_next_private(const struct encmap *m, uint64_t pfn)
 {
-	uint64_t w = pfn / WORD_BITS;
-	uint64_t word = ~m->bits[w] & ~((1ull << (pfn % WORD_BITS)) - 1);
+	uint64_t nchunks = m->npages / CHUNK_PAGES;
 
-	while (!word && ++w < m->nwords)
-		word = ~m->bits[w];
-	if (!word)
-		return m->npages;
-	pfn = w * WORD_BITS + (unsigned int)__builtin_ctzll(word);
-	return pfn < m->npages ? pfn : m->npages;
+	while (pfn < m->npages) {
+		uint64_t c = pfn / CHUNK_PAGES, end, q;
+
+		if (c < nchunks && chunk_full(m, c)) {
+			pfn = bits_next_clear(m->full, c, nchunks) * CHUNK_PAGES;
+			continue;
+		}
+		end = (c + 1) * CHUNK_PAGES < m->npages ? (c + 1) * CHUNK_PAGES : m->npages;
+		q = bits_next_clear(m->bits, pfn, end);
+		if (q < end)
+			return q;
+		pfn = end;
+	}
+	return m->npages;
 }
 
 /* First page of the shared run that contains the shared page pfn. */
 static uint64_t find_run_start(const struct encmap *m, uint64_t pfn)
 {
-	uint64_t w = pfn / WORD_BITS;
-	unsigned int b = pfn % WORD_BITS;
-	/* Private pages at or below pfn in word w. */
-	uint64_t word = ~m->bits[w] & (b == WORD_BITS - 1 ? ~0ull : (1ull << (b + 1)) - 1);
+	for (;;) {
+		uint64_t c = pfn / CHUNK_PAGES, q;
 
-	while (!word) {
-		if (w == 0)
+		if (chunk_full(m, c)) {
+			/* The last chunk before it that is not full. */
+			c = bits_prev_clear(m->full, c, 0);
+			if (c == NO_BIT)
+				return 0;
+			pfn = (c + 1) * CHUNK_PAGES - 1;
+		}
+		q = bits_prev_clear(m->bits, pfn, c * CHUNK_PAGES);
+		if (q != NO_BIT)
+			return q + 1;
+		if (c == 0)
 			return 0;
-		word = ~m->bits[--w];
+		pfn = c * CHUNK_PAGES - 1;
 	}
-	return w * WORD_BITS + (WORD_BITS - (unsigned int)__builtin_clzll(word));
 }
 
 /* ---- provenance treap ------------------------------------------------ */
@@ -515,7 +713,7 @@ void encmap_destroy(struct encmap *m)
 		free(m->prov);
 	}
 	if (m->bits)
-		munmap(m->bits, bitmap_map_bytes(m->nwords));
+		munmap(m->bits, bitmap_map_bytes(m->npages));
 	memset(m, 0, sizeof(*m));
 }
 
@@ -535,7 +733,7 @@ int encmap_set_shared(struct encmap *m, uint64_t first, uint64_t count,
 	if (covered < 0)
 		return (int)covered;
 	m->nshared += count - (uint64_t)covered;
-	bitmap_set_range(m, first, first + count);
+	bitmap_set_range(m, first, first + count, covered == 0);
 	return 0;
 }
 
@@ -549,7 +747,9 @@ int encmap_set_private(struct encmap *m, uint64_t first, uint64_t count)
 	if (covered < 0)
 		return (int)covered;
 	m->nshared -= (uint64_t)covered;
-	bitmap_clear_range(m, first, first + count);
+	/* Nothing was shared in the range: no bitmap word or chunk to change. */
+	if (covered)
+		bitmap_set_private(m, first, first + count);
 	return 0;
 }
 
@@ -574,13 +774,18 @@ void encmap_reset(struct encmap *m)
 	} else if (marked) {
 		bitmap_clear_range(m, 0, m->npages);
 	}
+	/* 64 KiB for 1 TiB: handing it back is cheaper than finding the set bits. */
+	if (m->full_dirty)
+		drop_pages(m->full, full_words(m->npages));
+	m->full_dirty = false;
 }
 
 bool encmap_is_shared(const struct encmap *m, uint64_t pfn)
 {
 	if (pfn >= m->npages)
 		return false;
-	return m->bits[pfn / WORD_BITS] >> (pfn % WORD_BITS) & 1;
+	return chunk_full(m, pfn / CHUNK_PAGES) ||
+	       (m->bits[pfn / WORD_BITS] >> (pfn % WORD_BITS) & 1);
 }
 
 uint64_t encmap_count_shared(const struct encmap *m)
@@ -672,7 +877,7 @@ static int mapping_rss(const void *addr, uint64_t *rss)
 int encmap_mem_usage(const struct encmap *m, struct encmap_mem *out)
 {
 	memset(out, 0, sizeof(*out));
-	out->bitmap_mapped = bitmap_map_bytes(m->nwords);
+	out->bitmap_mapped = bitmap_map_bytes(m->npages);
 	out->prov_node_size = sizeof(struct prov_node);
 	out->prov_bytes = (m->prov->count + m->prov->nspare) * sizeof(struct prov_node);
 	return mapping_rss(m->bits, &out->bitmap_rss);

@@ -4,7 +4,10 @@
  * shared (plaintext), clear = private (the default). Range updates work a
  * 64-bit word at a time and a summary level (one bit per bitmap word) lets
  * run export and resets skip private stretches, so a 1 TiB guest (2^28
- * pages, 32 MiB of bits) stays cheap.
+ * pages, 32 MiB of bits) stays cheap. A chunk level (one bit per 512
+ * pages: all shared) lets a range covering whole chunks change them
+ * without writing their bitmap words, so even a never-touched map takes
+ * a large share without page faults.
  *
  * Every shared page also carries its provenance: who made it shared (vCPU
  * or firmware), in which boot generation, at which event sequence number.
@@ -21,6 +24,7 @@
 #include <stdint.h>
 
 #define ENCMAP_VCPU_FIRMWARE UINT32_MAX /* shared by the VMM as firmware */
+#define ENCMAP_CHUNK_PAGES   512u	/* pages per bit of encmap.full */
 
 struct encmap_prov {
 	uint32_t vcpu;	     /* vCPU index, or ENCMAP_VCPU_FIRMWARE */
@@ -48,6 +52,8 @@ struct encmap {
 	uint64_t nwords;   /* bitmap words */
 	uint64_t *bits;	   /* 1 = shared */
 	uint64_t *summary; /* bit w set => bits[w] may be non-zero */
+	uint64_t *full;	   /* bit c set => pages of chunk c all shared, its bits[] zero */
+	bool full_dirty;   /* a full bit may be set (reset clears full[]) */
 	uint64_t nshared;  /* number of shared pages */
 	struct encmap_prov_tree *prov;
 };

@@ -16,10 +16,13 @@
 #ifndef MINIVMM_HOSTMEM_H
 #define MINIVMM_HOSTMEM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "memory.h"
+
+struct psp;
 
 struct hostmem {
 	const struct guest_mem *mem;
@@ -32,7 +35,21 @@ struct hostmem {
 	/* Its inverse: what the guest reads (C=1) from DRAM contents at gpa. */
 	int (*dram_decrypt)(void *ctx, uint64_t gpa, const void *dram, void *plain, size_t len);
 	void *dram_ctx;
+	/*
+	 * A migration in pre-copy: every page hostmem_write touches gets its
+	 * bit set (one a page frame), since KVM's dirty log does not see
+	 * the VMM's writes (docs/MIGRATION.md 4). NULL: none.
+	 */
+	uint64_t *dirty;
 };
+
+/*
+ * The memory controller's cipher is the secure processor's: dram_encrypt
+ * and dram_decrypt become psp_mem_encrypt and psp_mem_decrypt under psp's
+ * VEK (AES-128-XTS, GPA tweak: psp.h), dram_ctx psp. psp must outlive hm's
+ * use.
+ */
+void hostmem_attach_psp(struct hostmem *hm, struct psp *psp);
 
 #define HOSTMEM_PLAIN	   0
 #define HOSTMEM_CIPHERTEXT 1 /* some of the bytes read are ciphertext */
@@ -52,5 +69,18 @@ int hostmem_read(const struct hostmem *hm, uint64_t cr3, uint64_t gpa, void *buf
  */
 int hostmem_write(const struct hostmem *hm, uint64_t cr3, uint64_t gpa, const void *buf,
 		  size_t len);
+
+/*
+ * A migration's destination received the page at gpa and stored it as
+ * the guest reads a page mapped the way received_private says: plaintext
+ * from RECEIVE_UPDATE_DATA (true), or the bytes of a plain record, i.e.
+ * what DRAM holds (false). Make guest memory what the guest reads through
+ * its real mapping at cr3 (the memory controller's job, hence here): a
+ * PSP page the guest maps shared reads as the PSP's ciphertext under the
+ * VM key, a plain page it maps private reads as those bytes decrypted
+ * with it. Returns 0 (nothing to do, or done), -EFAULT, -ENOTSUP.
+ */
+int hostmem_settle_received(const struct hostmem *hm, uint64_t cr3, uint64_t gpa,
+			    bool received_private);
 
 #endif

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 
+#include "migrate.h"
 #include "util.h"
 #include "vcpu.h"
 
@@ -89,6 +90,8 @@ static void drop_older_generations(struct vm *vm, uint32_t gen)
 		from = pr.end;
 		if (pr.prov.vcpu == ENCMAP_VCPU_FIRMWARE || pr.prov.generation >= gen)
 			continue;
+		if (vm->mig_dirty)
+			migrate_mark_conversion_locked(vm, pr.start, pr.end - pr.start, false);
 		encmap_set_private(&vm->encmap, pr.start, pr.end - pr.start);
 		dropped += pr.end - pr.start;
 	}
@@ -100,14 +103,47 @@ static void drop_older_generations(struct vm *vm, uint32_t gen)
 	vm->hc_generation = gen;
 }
 
+/* The event's line, formatted without the VM lock (log.h, hot path). */
+static size_t format_event(struct evlog_line *l, const struct hc_call *call, uint64_t seq,
+			   uint64_t t_ns, unsigned int vcpu, uint32_t gen, bool gen_filter,
+			   enum hc_verdict v, int64_t ret)
+{
+	uint64_t attrs = call->args[2];
+
+	evlog_line_begin(l, seq, t_ns, "hypercall", (int)vcpu, gen);
+	evlog_line_u64(l, "nr", call->nr);
+	evlog_line_hex(l, "gpa", call->args[0]);
+	evlog_line_u64(l, "npages", call->args[1]);
+	evlog_line_hex(l, "attrs", attrs);
+	if (call->nr == KVM_HC_MAP_GPA_RANGE) {
+		static const char *const sizes[] = {"4K", "2M", "1G"};
+		uint64_t sz = attrs & KVM_MAP_GPA_RANGE_PAGE_SZ_MASK;
+
+		evlog_line_str(l, "page_size", sz < 3 ? sizes[sz] : "invalid");
+		evlog_line_bool(l, "encrypted", attrs & KVM_MAP_GPA_RANGE_ENCRYPTED);
+	}
+	if (gen_filter)
+		evlog_line_u64(l, "hc_gen", call->args[3]);
+	evlog_line_str(l, "transport", call->transport == HC_TRANSPORT_PORT ? "port" : "exit");
+	evlog_line_str(l, "verdict", hc_verdict_name(v));
+	evlog_line_i64(l, "ret", ret);
+	return evlog_line_end(l);
+}
+
+/*
+ * The VM lock covers the generation filter, the sequence number and time
+ * stamp, the bitmap and the counters; the log line is formatted and
+ * written after it is released, in seq order (evlog_commit).
+ */
 int64_t hypercall_handle(struct vcpu *vcpu, const struct hc_call *call)
 {
 	struct vm *vm = vcpu->vm;
 	enum hc_verdict v = hc_validate(&vm->mem, vm->opts.sev, call);
 	uint64_t gpa = call->args[0], npages = call->args[1], attrs = call->args[2];
 	uint32_t gen = vcpu->generation;
-	bool enc = attrs & KVM_MAP_GPA_RANGE_ENCRYPTED;
-	uint64_t seq;
+	uint64_t seq, t_ns;
+	struct evlog_line line;
+	size_t len = 0;
 	int64_t ret;
 
 	pthread_mutex_lock(&vm->lock);
@@ -118,12 +154,16 @@ int64_t hypercall_handle(struct vcpu *vcpu, const struct hc_call *call)
 		else if (gen > vm->hc_generation)
 			drop_older_generations(vm, gen);
 	}
-	seq = evlog_begin(&vm->log, "hypercall", (int)vcpu->id, gen);
+	seq = evlog_reserve(&vm->log, &t_ns);
 	if (v == HC_OK) {
 		uint64_t first = gpa >> PAGE_SHIFT;
 		int r;
 
-		if (enc) {
+		/* Pre-copy: a page converted after it was sent goes again, in its new form. */
+		if (vm->mig_dirty)
+			migrate_mark_conversion_locked(vm, first, npages,
+						       !(attrs & KVM_MAP_GPA_RANGE_ENCRYPTED));
+		if (attrs & KVM_MAP_GPA_RANGE_ENCRYPTED) {
 			r = encmap_set_private(&vm->encmap, first, npages);
 		} else {
 			struct encmap_prov prov = {vcpu->id, gen, seq};
@@ -137,26 +177,11 @@ int64_t hypercall_handle(struct vcpu *vcpu, const struct hc_call *call)
 	vm->hypercalls++;
 	if (v != HC_OK)
 		vm->hypercall_errors++;
-	if (evlog_enabled(&vm->log)) {
-		evlog_u64(&vm->log, "nr", call->nr);
-		evlog_hex(&vm->log, "gpa", gpa);
-		evlog_u64(&vm->log, "npages", npages);
-		evlog_hex(&vm->log, "attrs", attrs);
-		if (call->nr == KVM_HC_MAP_GPA_RANGE) {
-			static const char *const sizes[] = {"4K", "2M", "1G"};
-			uint64_t sz = attrs & KVM_MAP_GPA_RANGE_PAGE_SZ_MASK;
-
-			evlog_str(&vm->log, "page_size", sz < 3 ? sizes[sz] : "invalid");
-			evlog_bool(&vm->log, "encrypted", enc);
-		}
-		if (vm->opts.gen_filter)
-			evlog_u64(&vm->log, "hc_gen", call->args[3]);
-		evlog_str(&vm->log, "transport",
-			  call->transport == HC_TRANSPORT_PORT ? "port" : "exit");
-		evlog_str(&vm->log, "verdict", hc_verdict_name(v));
-		evlog_i64(&vm->log, "ret", ret);
-	}
-	evlog_end(&vm->log);
 	pthread_mutex_unlock(&vm->lock);
+
+	if (evlog_enabled(&vm->log))
+		len = format_event(&line, call, seq, t_ns, vcpu->id, gen, vm->opts.gen_filter, v,
+				   ret);
+	evlog_commit(&vm->log, seq, line.buf, len);
 	return ret;
 }

@@ -8,9 +8,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include "crc32c.h"
+#include "psp.h"
 #include "stream.h"
 #include "ucall.h"
 #include "util.h"
@@ -116,25 +123,30 @@ int migrate_check_plan(struct vm *vm)
 	if (vm->opts.migrate_to.kind == MIGRATE_URI_NONE)
 		return 0;
 	migrate_uri_str(&vm->opts.migrate_to, uri, sizeof(uri));
-	if (vm->opts.sev) {
+	if (vm->opts.sev && !vm->psp) {
 		fprintf(stderr,
 			"mini-vmm: --migrate-to %s with --sev: private pages go through the "
-			"PSP's SEND_UPDATE_DATA, and this build has no PSP wired into the VM "
-			"yet (vm->psp): refusing rather than sending ciphertext the destination "
-			"cannot decrypt\n",
+			"PSP's SEND_UPDATE_DATA, and this VM has no PSP\n",
 			uri);
 		return EXIT_USAGE;
 	}
-	if (vm->opts.migrate_to.kind != MIGRATE_URI_FILE) {
-		fprintf(stderr,
-			"mini-vmm: --migrate-to %s: only file: snapshots are implemented so far\n",
-			uri);
-		return EXIT_USAGE;
+	if (vm->opts.migrate_to.kind == MIGRATE_URI_TCP) {
+		struct in_addr ia;
+
+		if (inet_pton(AF_INET, vm->opts.migrate_to.path, &ia) != 1) {
+			fprintf(stderr, "mini-vmm: --migrate-to %s: want a numeric IPv4 address\n",
+				uri);
+			return EXIT_USAGE;
+		}
 	}
 	return 0;
 }
 
 /* ---- stopping the source ---- */
+
+static void log_failed_locked(struct vm *vm, const char *reason);
+static void finish_locked(struct vm *vm, int r, bool sent, const char *why, uint64_t t_stop,
+			  uint64_t t_end);
 
 static void request_locked(struct vm *vm, struct vcpu *by)
 {
@@ -150,11 +162,86 @@ static void request_locked(struct vm *vm, struct vcpu *by)
 		evlog_str(&vm->log, "to", migrate_uri_str(&vm->opts.migrate_to, uri, sizeof(uri)));
 	}
 	evlog_end(&vm->log);
+	if (vm->opts.migrate_to.kind != MIGRATE_URI_FILE) {
+		/* Sockets: pre-copy rounds first, the guest running (vm_run). */
+		vm->mig_precopy = true;
+		pthread_cond_broadcast(&vm->cond);
+		return;
+	}
 	__atomic_store_n(&vm->mig_pause, true, __ATOMIC_RELEASE);
 	/* Out of KVM_RUN: a spinning guest makes no exit of its own. */
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
 	pthread_cond_broadcast(&vm->cond);
+}
+
+#define MIG_WAIT_STEPS_PER_S 1000u /* --migrate-wait under --sched=serial */
+
+/*
+ * The --migrate-at point came. Under SEV the guest vetoes a migration
+ * until it wrote READY (msr.rst MSR_KVM_MIGRATION_CONTROL; QEMU's SEV
+ * series blocks the same way): wait for it, bounded by --migrate-wait,
+ * unless --migrate-force overrides the veto, which is logged.
+ */
+static void point_reached_locked(struct vm *vm, struct vcpu *by)
+{
+	int id = by ? (int)by->id : -1;
+	uint32_t gen = by ? by->generation : vm->generation;
+
+	if (vm->mig_requested || vm->mig_waiting || vm->stopping)
+		return;
+	if (vm->opts.sev && !vm->mig.ready) {
+		if (vm->opts.migrate_force) {
+			evlog_begin(&vm->log, "migration_forced", id, gen);
+			evlog_bool(&vm->log, "ready", false);
+			evlog_end(&vm->log);
+			fprintf(stderr, "mini-vmm: --migrate-force: migrating although the guest "
+					"has not written READY to MSR_KVM_MIGRATION_CONTROL\n");
+		} else {
+			vm->mig_waiting = true;
+			vm->mig_wait_until =
+				vm->opts.sched == SCHED_SERIAL
+					? vm->sched_steps +
+						  vm->opts.migrate_wait_s * MIG_WAIT_STEPS_PER_S
+					: now_ns() + vm->opts.migrate_wait_s * 1000000000ull;
+			evlog_begin(&vm->log, "migration_wait_ready", id, gen);
+			evlog_u64(&vm->log, "wait_s", vm->opts.migrate_wait_s);
+			evlog_str(&vm->log, "unit",
+				  vm->opts.sched == SCHED_SERIAL ? "1000 scheduler steps" : "s");
+			evlog_end(&vm->log);
+			return;
+		}
+	}
+	request_locked(vm, by);
+}
+
+void migrate_on_ready_locked(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+
+	if (!vm->mig_waiting)
+		return;
+	vm->mig_waiting = false;
+	request_locked(vm, vcpu);
+}
+
+void migrate_check_wait_locked(struct vm *vm)
+{
+	uint64_t now = vm->opts.sched == SCHED_SERIAL ? vm->sched_steps : now_ns();
+
+	if (!vm->mig_waiting)
+		return;
+	if (vm->stopping) {
+		vm->mig_waiting = false;
+		log_failed_locked(vm, "the guest ended before it wrote READY");
+		return;
+	}
+	if (now < vm->mig_wait_until)
+		return;
+	vm->mig_waiting = false;
+	vm->mig_requested = true; /* no second try */
+	log_failed_locked(vm, "the guest did not write READY within --migrate-wait "
+			      "(--migrate-force overrides its veto)");
 }
 
 void migrate_on_sync_locked(struct vcpu *vcpu, uint64_t tag)
@@ -166,19 +253,28 @@ void migrate_on_sync_locked(struct vcpu *vcpu, uint64_t tag)
 	    vm->mig_requested)
 		return;
 	if (++vm->mig_sync_hits == at->nth)
-		request_locked(vm, vcpu);
+		point_reached_locked(vm, vcpu);
 }
 
 void migrate_after_exit(struct vcpu *vcpu)
 {
 	struct vm *vm = vcpu->vm;
 
-	if (vm->opts.migrate_to.kind == MIGRATE_URI_NONE || !vm->opts.migrate_at.by_seq ||
-	    __atomic_load_n(&vm->mig_requested, __ATOMIC_RELAXED) ||
+	if (vm->opts.migrate_to.kind == MIGRATE_URI_NONE)
+		return;
+	if (__atomic_load_n(&vm->mig_waiting, __ATOMIC_RELAXED) && vm->opts.sched == SCHED_SERIAL) {
+		/* Serial: the wait counts scheduler steps, checked where they advance. */
+		pthread_mutex_lock(&vm->lock);
+		migrate_check_wait_locked(vm);
+		pthread_mutex_unlock(&vm->lock);
+		return;
+	}
+	if (!vm->opts.migrate_at.by_seq || __atomic_load_n(&vm->mig_requested, __ATOMIC_RELAXED) ||
+	    __atomic_load_n(&vm->mig_waiting, __ATOMIC_RELAXED) ||
 	    __atomic_load_n(&vm->log.seq, __ATOMIC_RELAXED) < vm->opts.migrate_at.seq)
 		return;
 	pthread_mutex_lock(&vm->lock);
-	request_locked(vm, vcpu);
+	point_reached_locked(vm, vcpu);
 	pthread_mutex_unlock(&vm->lock);
 }
 
@@ -210,6 +306,7 @@ bool migrate_quiet_locked(const struct vm *vm)
 struct fd_chan {
 	int fd;
 	uint64_t bytes;
+	bool sock; /* send(MSG_NOSIGNAL): a vanished peer is EPIPE, not SIGPIPE */
 };
 
 static int fd_write(void *ctx, const void *buf, size_t len)
@@ -218,7 +315,7 @@ static int fd_write(void *ctx, const void *buf, size_t len)
 	const uint8_t *p = buf;
 
 	while (len) {
-		ssize_t n = write(c->fd, p, len);
+		ssize_t n = c->sock ? send(c->fd, p, len, MSG_NOSIGNAL) : write(c->fd, p, len);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -513,6 +610,14 @@ static void config_from_vm(const struct vm *vm, struct mvs_config *c)
 	x86_cpuid_fw_table(vm->cpuid, &c->cpuid);
 }
 
+/* A page's host view as last sent (pre-copy): never 0, which is "not sent". */
+static uint32_t page_crc(const uint8_t *p)
+{
+	uint32_t c = crc32c(0, p, MVS_PAGE_SIZE);
+
+	return c ? c : 1;
+}
+
 static bool page_is_zero(const uint8_t *p)
 {
 	static const uint8_t zero[MVS_PAGE_SIZE];
@@ -521,51 +626,95 @@ static bool page_is_zero(const uint8_t *p)
 }
 
 /*
- * Every page the guest may have touched, in GPA order. Pages never faulted
- * in (mincore: not resident in the anonymous mapping) are skipped, and so
- * are pages that read as zero: the destination's memory starts zeroed.
- * Without SEV the host view is the memory itself.
+ * One page, as the bitmap says (see send_round). live: the vCPUs run, so
+ * the bitmap is read under the VM lock.
  */
-static int send_ram(struct vm *vm, struct stream_writer *w, uint64_t cr3)
+static int send_page(struct vm *vm, struct stream_writer *w, uint64_t cr3, uint64_t gpa,
+		     bool first_round, bool live)
+{
+	uint8_t page[MVS_PAGE_SIZE], *hdr, *data;
+	bool shared = !vm->opts.sev;
+	int r = hostmem_read(&vm->hostmem, cr3, gpa, page, sizeof(page));
+
+	if (r < 0)
+		return r;
+	if (vm->mig_sent_crc)
+		vm->mig_sent_crc[gpa >> PAGE_SHIFT] = page_crc(page);
+	if (!shared) {
+		if (live)
+			pthread_mutex_lock(&vm->lock);
+		shared = encmap_is_shared(&vm->encmap, gpa >> PAGE_SHIFT);
+		if (live)
+			pthread_mutex_unlock(&vm->lock);
+	}
+	if (shared) {
+		bool zero = page_is_zero(page);
+
+		/* Round 0: the destination starts zeroed. Later: it may hold an older copy. */
+		if (zero && first_round)
+			return 0;
+		vm->mig_pages_shared++;
+		return stream_write_page(w, gpa, zero ? MVS_PAGE_ZERO : MVS_PAGE_SHARED_PLAIN, NULL,
+					 zero ? NULL : page);
+	}
+	r = stream_reserve_page(w, gpa, MVS_PAGE_PRIVATE_PSP, &hdr, &data);
+	if (r == 0)
+		r = psp_send_update_data(vm->psp, gpa, page, (struct psp_packet_hdr *)hdr, data);
+	if (r > 0) {
+		snprintf(w->st.err.msg, sizeof(w->st.err.msg),
+			 "SEND_UPDATE_DATA of page %#" PRIx64 ": %s", gpa, psp_status_name(r));
+		r = -EPROTO;
+	}
+	vm->mig_pages_private++;
+	return r;
+}
+
+/*
+ * One round of pages, in GPA order: sel NULL, every page the guest may
+ * have touched (pages never faulted in, by mincore on the guest mapping,
+ * are skipped); else the pages whose bit is set in sel (one bit a page
+ * frame). Per page the bitmap decides, as a real VMM can only do: shared
+ * pages go as the host view (hostmem_read), private pages through
+ * SEND_UPDATE_DATA of the host view, i.e. of the ciphertext DRAM holds (no
+ * zero check: the host cannot tell a private zero page). A wrong bitmap
+ * entry so sends a page the wrong way, as it would on hardware.
+ */
+static int send_round(struct vm *vm, struct stream_writer *w, uint64_t cr3, const uint64_t *sel,
+		      uint32_t flags, bool live)
 {
 	const struct {
 		uint64_t gpa, size, off;
 	} slots[2] = {{0, vm->mem.low_size, 0}, {MEM_4G, vm->mem.high_size, vm->mem.low_size}};
-	uint8_t page[MVS_PAGE_SIZE];
+	bool first = vm->mig_rounds == 0;
 	int r = stream_begin_pages(w);
 
 	for (unsigned s = 0; r == 0 && s < 2 && slots[s].size; s++) {
-		uint64_t npages = slots[s].size >> PAGE_SHIFT;
-		unsigned char *vec = malloc(npages);
+		uint64_t npages = slots[s].size >> PAGE_SHIFT, pfn0 = slots[s].gpa >> PAGE_SHIFT;
+		unsigned char *vec = NULL;
 
-		if (!vec)
-			return -ENOMEM;
-		if (mincore(vm->mem.host + slots[s].off, slots[s].size, vec) < 0) {
-			r = -errno;
-			free(vec);
-			return r;
+		if (!sel) {
+			vec = malloc(npages);
+			if (!vec)
+				return -ENOMEM;
+			if (mincore(vm->mem.host + slots[s].off, slots[s].size, vec) < 0) {
+				r = -errno;
+				free(vec);
+				return r;
+			}
 		}
 		for (uint64_t i = 0; r == 0 && i < npages; i++) {
-			uint64_t gpa = slots[s].gpa + (i << PAGE_SHIFT);
+			uint64_t pfn = pfn0 + i;
 
-			if (!(vec[i] & 1))
+			if (sel ? !(sel[pfn / 64] & (1ull << (pfn % 64))) : !(vec[i] & 1))
 				continue;
-			r = hostmem_read(&vm->hostmem, cr3, gpa, page, sizeof(page));
-			if (r != HOSTMEM_PLAIN) {
-				r = r < 0 ? r : -EACCES;
-				break;
-			}
-			if (page_is_zero(page))
-				continue;
-			r = stream_write_page(w, gpa, MVS_PAGE_SHARED_PLAIN, NULL, page);
-			vm->mig_pages_shared++;
+			r = send_page(vm, w, cr3, pfn << PAGE_SHIFT, first, live);
 		}
 		free(vec);
 	}
 	if (r == 0)
 		r = stream_end_pages(w);
 	if (r == 0)
-		r = stream_write_round(w, MVS_ROUND_FINAL);
+		r = stream_write_round(w, flags);
 	vm->mig_rounds++;
 	return r;
 }
@@ -629,26 +778,36 @@ static int send_vmstate(struct vm *vm, struct stream_writer *w, uint64_t stop_re
 	return stream_write_vmstate(w, &vs);
 }
 
-static int write_stream(struct vm *vm, struct stream_writer *w, const struct host_caps *hc,
-			uint64_t stop_real_ns)
+/* Header, CONFIG and (SEV) SESSION. */
+static int write_head(struct vm *vm, struct stream_writer *w, const struct mvs_session *session)
 {
-	struct stream_vcpu *sv = malloc(sizeof(*sv));
-	void *xsave = calloc(1, hc->xsave_size);
 	struct mvs_config cfg;
-	struct kvm_sregs sregs;
-	int r = -ENOMEM;
+	int r;
 
-	if (!sv || !xsave)
-		goto out;
-	r = kvm_ioctl(vm->vcpus[0].fd, KVM_GET_SREGS, &sregs);
-	if (r < 0)
-		goto out;
 	config_from_vm(vm, &cfg);
 	r = stream_write_header(w);
 	if (r == 0)
 		r = stream_write_config(w, &cfg);
-	if (r == 0)
-		r = send_ram(vm, w, sregs.cr3);
+	if (r == 0 && session)
+		r = stream_write_session(w, session);
+	return r;
+}
+
+/*
+ * The VM stopped: the final round (sel NULL: every touched page, a
+ * snapshot's only round; else the pages dirtied since the last round),
+ * BITMAP, VCPU per vCPU, VMSTATE, END.
+ */
+static int write_tail(struct vm *vm, struct stream_writer *w, const struct host_caps *hc,
+		      uint64_t cr3, const uint64_t *sel, uint64_t stop_real_ns)
+{
+	struct stream_vcpu *sv = malloc(sizeof(*sv));
+	void *xsave = calloc(1, hc->xsave_size);
+	int r = -ENOMEM;
+
+	if (!sv || !xsave)
+		goto out;
+	r = send_round(vm, w, cr3, sel, MVS_ROUND_FINAL, false);
 	if (r == 0)
 		r = send_bitmap(vm, w);
 	for (unsigned i = 0; r == 0 && i < vm->nr_vcpus; i++) {
@@ -674,13 +833,589 @@ static void log_failed_locked(struct vm *vm, const char *reason)
 	fprintf(stderr, "mini-vmm: migration failed: %s; the guest goes on here\n", reason);
 }
 
+/*
+ * A snapshot's target key (an emulation convenience, README "Migration"):
+ * no destination exists yet to send its PDH public key, so the source
+ * picks the seed of the destination's software PSP (psp_soft seeded,
+ * instance 1: its VEK and PDH key pair), stores it beside the snapshot
+ * as PATH.key (mode 0600: whoever reads it can decrypt the snapshot's
+ * private pages) and seals the session to that PDH key. Under
+ * --sched=serial the seed is --seed, so a seeded run repeats byte for
+ * byte. On hardware the target's PDH would come from its platform.
+ */
+#define MIG_KEY_MAGIC "MVMKEY01"
+struct mig_key_file {
+	char magic[8];
+	uint64_t seed;
+};
+
+static int key_path(const struct migrate_uri *u, char *buf, size_t n)
+{
+	return (size_t)snprintf(buf, n, "%s.key", u->path) < n ? 0 : -ENAMETOOLONG;
+}
+
+static int write_key_file(const struct vm *vm, uint64_t seed, char *why, size_t n)
+{
+	struct mig_key_file k = {.seed = seed};
+	char path[sizeof(vm->opts.migrate_to.path) + 8];
+	int fd, r = key_path(&vm->opts.migrate_to, path, sizeof(path));
+
+	memcpy(k.magic, MIG_KEY_MAGIC, sizeof(k.magic));
+	if (r < 0) {
+		snprintf(why, n, "%s.key: name too long", vm->opts.migrate_to.path);
+		return r;
+	}
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(why, n, "%s: %s", path, strerror(-r));
+		return r;
+	}
+	{
+		struct fd_chan c = {fd, 0, false};
+
+		r = fd_write(&c, &k, sizeof(k));
+	}
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r < 0)
+		snprintf(why, n, "%s: %s", path, strerror(-r));
+	return r;
+}
+
+/* 0 and the seed, -ENOENT (no key file), or -errno / -EINVAL (malformed). */
+static int read_key_file(const struct migrate_uri *u, uint64_t *seed)
+{
+	char path[sizeof(u->path) + 8];
+	struct mig_key_file k;
+	struct fd_chan c = {-1, 0, false};
+	int r = key_path(u, path, sizeof(path));
+
+	if (r < 0)
+		return r;
+	c.fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (c.fd < 0)
+		return -errno;
+	r = fd_read(&c, &k, sizeof(k));
+	close(c.fd);
+	if (r < 0 || memcmp(k.magic, MIG_KEY_MAGIC, sizeof(k.magic)))
+		return -EINVAL;
+	*seed = k.seed;
+	return 0;
+}
+
+/* The PDH public key of the software PSP a target key seed makes. */
+static int pdh_of_key(uint64_t seed, struct psp_pdh_pub *pdh)
+{
+	struct psp_soft_opts topts = {.seeded = 1, .seed = seed, .instance = 1};
+	struct psp *t = NULL;
+	int r = psp_soft_create(&topts, &t);
+
+	if (r == 0)
+		r = psp_pdh_export(t, pdh);
+	psp_destroy(t);
+	return r;
+}
+
+/* SEND_START towards the target's PDH key: the SESSION section. */
+static int send_start_to(struct vm *vm, const struct psp_pdh_pub *target, struct mvs_session *sess,
+			 char *why, size_t n)
+{
+	struct psp_pdh_pub source;
+	struct psp_session session;
+	int r = psp_send_start(vm->psp, target, &session, &source);
+
+	if (r) {
+		snprintf(why, n, "SEND_START: %s", r > 0 ? psp_status_name(r) : strerror(-r));
+		return r > 0 ? -EPROTO : r;
+	}
+	memset(sess, 0, sizeof(*sess));
+	sess->policy = vm->psp->policy;
+	memcpy(sess->session, &session, sizeof(sess->session));
+	memcpy(sess->pdh, source.point, sizeof(sess->pdh));
+	return 0;
+}
+
+static int random_key(uint64_t *seed)
+{
+	return getentropy(seed, sizeof(*seed)) < 0 ? -errno : 0;
+}
+
+/* A snapshot's target key: a seed stored beside it, SEND_START towards it. */
+static int file_send_start(struct vm *vm, struct mvs_session *sess, char *why, size_t n)
+{
+	struct psp_pdh_pub target;
+	uint64_t seed = vm->opts.seed;
+	int r = vm->opts.sched == SCHED_SERIAL ? 0 : random_key(&seed);
+
+	if (r < 0) {
+		snprintf(why, n, "no entropy for the target key: %s", strerror(-r));
+		return r;
+	}
+	r = write_key_file(vm, seed, why, n);
+	if (r < 0)
+		return r;
+	r = pdh_of_key(seed, &target);
+	if (r) {
+		snprintf(why, n, "the target key: %s", r > 0 ? psp_status_name(r) : strerror(-r));
+		return r > 0 ? -EPROTO : r;
+	}
+	return send_start_to(vm, &target, sess, why, n);
+}
+
+/*
+ * Sockets (unix:PATH, tcp:HOST:PORT): the destination listens and speaks
+ * first with its PDH public key (struct mig_hello), the source runs
+ * SEND_START with it and sends the stream, and the destination answers
+ * with struct mig_ack once it read and applied all of it (END, RECEIVE_
+ * FINISH): only then does the source run SEND_FINISH. Both little-endian,
+ * fixed size.
+ */
+#define MIG_HELLO_MAGIC	   "MVMHELO1"
+#define MIG_ACK_MAGIC	   "MVMACK01"
+#define MIG_SOCK_TIMEOUT_S 30
+
+struct mig_hello {
+	char magic[8];
+	uint8_t pdh[PSP_PDH_PUB_LEN];
+	uint8_t pad[7];
+};
+_Static_assert(sizeof(struct mig_hello) == 112, "mig_hello size");
+
+struct mig_ack {
+	char magic[8];
+	uint32_t status; /* 0: stream accepted, the guest runs here now */
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct mig_ack) == 16, "mig_ack size");
+
+union mig_addr {
+	struct sockaddr sa;
+	struct sockaddr_un un;
+	struct sockaddr_in in;
+};
+
+static int sock_addr(const struct migrate_uri *u, union mig_addr *a, socklen_t *len)
+{
+	memset(a, 0, sizeof(*a));
+	if (u->kind == MIGRATE_URI_UNIX) {
+		if (strlen(u->path) >= sizeof(a->un.sun_path))
+			return -ENAMETOOLONG;
+		a->un.sun_family = AF_UNIX;
+		strcpy(a->un.sun_path, u->path);
+		*len = sizeof(a->un);
+		return 0;
+	}
+	a->in.sin_family = AF_INET;
+	a->in.sin_port = htons(u->port);
+	*len = sizeof(a->in);
+	/* Numeric IPv4 only: no resolver in the VMM. */
+	return inet_pton(AF_INET, u->path, &a->in.sin_addr) == 1 ? 0 : -EINVAL;
+}
+
+static void sock_timeouts(int fd)
+{
+	struct timeval tv = {.tv_sec = MIG_SOCK_TIMEOUT_S};
+
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
+/* Source: a connected socket, or -errno with why. */
+static int sock_connect(const struct migrate_uri *u, char *why, size_t n)
+{
+	union mig_addr a;
+	socklen_t len;
+	int fd, r = sock_addr(u, &a, &len);
+
+	if (r < 0) {
+		snprintf(why, n, "bad address %s", u->path);
+		return r;
+	}
+	fd = socket(a.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, &a.sa, len) < 0) {
+		r = -errno;
+		snprintf(why, n, "connect: %s", strerror(-r));
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	sock_timeouts(fd);
+	return fd;
+}
+
+/* Destination: listen, accept one source. */
+static int sock_accept(const struct migrate_uri *u, const char *uri, bool verbose)
+{
+	union mig_addr a;
+	socklen_t len;
+	int one = 1, lfd, fd, r = sock_addr(u, &a, &len);
+
+	if (r < 0) {
+		fprintf(stderr, "mini-vmm: --incoming %s: bad address%s\n", uri,
+			u->kind == MIGRATE_URI_TCP ? " (want a numeric IPv4 address)" : "");
+		return r;
+	}
+	lfd = socket(a.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0)
+		return -errno;
+	if (u->kind == MIGRATE_URI_TCP)
+		setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(lfd, &a.sa, len) < 0 || listen(lfd, 1) < 0) {
+		r = -errno;
+		fprintf(stderr, "mini-vmm: --incoming %s: %s\n", uri, strerror(-r));
+		close(lfd);
+		return r;
+	}
+	if (verbose)
+		fprintf(stderr, "mini-vmm: waiting for the source on %s\n", uri);
+	do
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	while (fd < 0 && errno == EINTR);
+	r = fd < 0 ? -errno : fd;
+	close(lfd);
+	if (u->kind == MIGRATE_URI_UNIX)
+		unlink(u->path);
+	if (r < 0)
+		fprintf(stderr, "mini-vmm: --incoming %s: accept: %s\n", uri, strerror(-r));
+	else
+		sock_timeouts(fd);
+	return r;
+}
+
+/* Connect, read the destination's greeting, SEND_START towards its PDH key. */
+static int sock_greet(struct vm *vm, struct fd_chan *chan, struct mvs_session *sess, bool *sent,
+		      char *why, size_t n)
+{
+	struct mig_hello hello;
+	int r;
+
+	chan->fd = sock_connect(&vm->opts.migrate_to, why, n);
+	if (chan->fd < 0)
+		return chan->fd;
+	r = fd_read(chan, &hello, sizeof(hello));
+	if (r == 0 && memcmp(hello.magic, MIG_HELLO_MAGIC, sizeof(hello.magic)))
+		r = -EPROTO;
+	if (r < 0) {
+		snprintf(why, n, "no mini-vmm destination there (its greeting: %s)",
+			 r == -EPROTO ? "wrong magic" : strerror(-r));
+		return r;
+	}
+	chan->bytes = 0;
+	if (vm->opts.sev) {
+		struct psp_pdh_pub target;
+
+		memcpy(target.point, hello.pdh, sizeof(target.point));
+		r = send_start_to(vm, &target, sess, why, n);
+		if (r < 0)
+			return r;
+		*sent = true;
+	}
+	return 0;
+}
+
+/* Only the destination's word that it has it all allows SEND_FINISH. */
+static int sock_await_ack(struct fd_chan *chan, char *why, size_t n)
+{
+	struct mig_ack ack;
+	uint64_t bytes = chan->bytes;
+	int r = fd_read(chan, &ack, sizeof(ack));
+
+	chan->bytes = bytes;
+	if (r == 0 && (memcmp(ack.magic, MIG_ACK_MAGIC, sizeof(ack.magic)) || ack.status))
+		r = -EPROTO;
+	if (r < 0)
+		snprintf(why, n, "the destination did not acknowledge the stream (%s)",
+			 r == -EPROTO ? "it refused it" : strerror(-r));
+	return r;
+}
+
+/* ---- pre-copy (sockets) ---- */
+
+#define MIG_MAX_ROUNDS 8   /* live rounds before stop-and-copy, at most */
+#define MIG_DONE_PAGES 16u /* a dirty set this small goes in the stopped round */
+
+static void bits_or_range(uint64_t *v, uint64_t first, uint64_t end)
+{
+	while (first < end && first % 64)
+		v[first / 64] |= 1ull << (first % 64), first++;
+	for (; first + 64 <= end; first += 64)
+		v[first / 64] = ~0ull;
+	for (; first < end; first++)
+		v[first / 64] |= 1ull << (first % 64);
+}
+
+void migrate_mark_conversion_locked(struct vm *vm, uint64_t first, uint64_t count, bool to_shared)
+{
+	uint64_t end = first + count, at = first;
+	struct encmap_run run;
+
+	/* The pages whose bit changes: shared ones going private, or the gaps between them. */
+	while (at < end) {
+		bool found = encmap_next_run(&vm->encmap, at, &run);
+		uint64_t s = found && run.start > at ? run.start : at;
+		uint64_t e = found && run.end < end ? run.end : end;
+
+		if (!found || run.start >= end) {
+			if (to_shared)
+				bits_or_range(vm->mig_dirty, at, end);
+			return;
+		}
+		if (to_shared && run.start > at)
+			bits_or_range(vm->mig_dirty, at, run.start);
+		if (!to_shared)
+			bits_or_range(vm->mig_dirty, s, e);
+		at = run.end;
+	}
+}
+
+/*
+ * The pages dirtied since the last call: KVM's dirty log of every memslot
+ * (KVM_GET_DIRTY_LOG returns and clears it) and the VMM's own (vm->mig_dirty).
+ */
+static int collect_dirty(struct vm *vm, uint64_t *sel, uint64_t nwords, uint64_t *count)
+{
+	const struct {
+		uint32_t slot;
+		uint64_t gpa, size;
+	} slots[2] = {{0, 0, vm->mem.low_size}, {1, MEM_4G, vm->mem.high_size}};
+	uint64_t n = 0;
+
+	memset(sel, 0, nwords * sizeof(*sel));
+	for (unsigned s = 0; s < 2 && slots[s].size; s++) {
+		uint64_t words = ALIGN_UP(slots[s].size >> PAGE_SHIFT, 64) / 64;
+		uint64_t w0 = (slots[s].gpa >> PAGE_SHIFT) / 64;
+		uint64_t *bm = calloc(words, sizeof(*bm));
+		struct kvm_dirty_log log = {.slot = slots[s].slot, .dirty_bitmap = bm};
+		int r;
+
+		if (!bm)
+			return -ENOMEM;
+		r = kvm_ioctl(vm->fd, KVM_GET_DIRTY_LOG, &log);
+		for (uint64_t i = 0; r == 0 && i < words && w0 + i < nwords; i++)
+			sel[w0 + i] |= bm[i];
+		free(bm);
+		if (r < 0)
+			return r;
+	}
+	for (uint64_t i = 0; i < nwords; i++) {
+		sel[i] |= __atomic_exchange_n(&vm->mig_dirty[i], 0, __ATOMIC_RELAXED);
+		n += (uint64_t)__builtin_popcountll(sel[i]);
+	}
+	*count = n;
+	return 0;
+}
+
+/*
+ * The VM stopped: add to sel every resident page whose host view differs
+ * from what was last sent (CRC32C). KVM's dirty log names the pages the
+ * guest wrote; the emulated memory controller also changes a page's host
+ * view without a write when the guest flips its C-bit (hostmem computes
+ * DRAM from the mapping; on hardware DRAM changes only by writes), and a
+ * kexec'd kernel mapping all RAM C=1 does that to every page the old one
+ * shared. So the stopped round checks instead of trusting the log alone.
+ * Returns the pages found so, or -errno.
+ */
+static int64_t final_select(struct vm *vm, uint64_t cr3, uint64_t *sel)
+{
+	const struct {
+		uint64_t gpa, size, off;
+	} slots[2] = {{0, vm->mem.low_size, 0}, {MEM_4G, vm->mem.high_size, vm->mem.low_size}};
+	uint8_t page[MVS_PAGE_SIZE];
+	int64_t missed = 0;
+
+	for (unsigned s = 0; s < 2 && slots[s].size; s++) {
+		uint64_t npages = slots[s].size >> PAGE_SHIFT, pfn0 = slots[s].gpa >> PAGE_SHIFT;
+		unsigned char *vec = malloc(npages);
+		int r = 0;
+
+		if (!vec)
+			return -ENOMEM;
+		if (mincore(vm->mem.host + slots[s].off, slots[s].size, vec) < 0)
+			r = -errno;
+		for (uint64_t i = 0; r == 0 && i < npages; i++) {
+			uint64_t pfn = pfn0 + i, bit = 1ull << (pfn % 64);
+
+			if (!(vec[i] & 1) || (sel[pfn / 64] & bit))
+				continue;
+			r = hostmem_read(&vm->hostmem, cr3, pfn << PAGE_SHIFT, page, sizeof(page));
+			if (r < 0)
+				break;
+			r = 0;
+			if (vm->mig_sent_crc[pfn] != page_crc(page) &&
+			    (vm->mig_sent_crc[pfn] || !page_is_zero(page))) {
+				sel[pfn / 64] |= bit;
+				missed++;
+			}
+		}
+		free(vec);
+		if (r < 0)
+			return r;
+	}
+	return missed;
+}
+
+static void log_round_locked(struct vm *vm, uint64_t round, uint64_t pages, uint64_t bytes)
+{
+	evlog_begin(&vm->log, "migration_round", -1, vm->generation);
+	evlog_u64(&vm->log, "round", round);
+	evlog_u64(&vm->log, "pages", pages);
+	evlog_u64(&vm->log, "bytes", bytes);
+	evlog_end(&vm->log);
+}
+
+static uint64_t vcpu0_cr3(struct vm *vm)
+{
+	struct kvm_sregs sregs;
+
+	return kvm_ioctl(vm->vcpus[0].fd, KVM_GET_SREGS, &sregs) < 0 ? 0 : sregs.cr3;
+}
+
+/* One live round: pages and bytes logged. */
+static int live_round(struct vm *vm, struct stream_writer *w, const struct fd_chan *chan,
+		      const uint64_t *sel)
+{
+	uint64_t pages = vm->mig_pages_shared + vm->mig_pages_private, bytes = chan->bytes;
+	uint64_t round = vm->mig_rounds;
+	int r = send_round(vm, w, vcpu0_cr3(vm), sel, 0, true);
+
+	pthread_mutex_lock(&vm->lock);
+	log_round_locked(vm, round, vm->mig_pages_shared + vm->mig_pages_private - pages,
+			 chan->bytes - bytes);
+	pthread_mutex_unlock(&vm->lock);
+	return r;
+}
+
+/*
+ * Pre-copy over a socket, from the main thread (vm_run): greeting and
+ * SEND_START, then rounds while the guest runs (round 0 every touched
+ * page, then what was dirtied meanwhile) until the dirty set is small or
+ * MIG_MAX_ROUNDS, then every vCPU stops for the final round and the state.
+ * Called and returns with the lock held; drops it while the guest runs.
+ */
+static void migrate_socket_locked(struct vm *vm)
+{
+	uint64_t nwords = mem_nr_pages(&vm->mem) / 64 + 1, ndirty = 0, t_stop = 0, stop_real = 0;
+	uint64_t t_end = 0;
+	uint64_t *sel = calloc(nwords, sizeof(*sel)), *vmm_dirty = calloc(nwords, sizeof(*sel));
+	struct fd_chan chan = {-1, 0, true};
+	struct host_caps hc = {0};
+	struct stream_writer w;
+	struct mvs_session sess;
+	char why[320] = "";
+	bool sent = false, winit = false, logging = false;
+	int r = sel && vmm_dirty ? 0 : -ENOMEM;
+
+	pthread_mutex_unlock(&vm->lock);
+	if (r == 0 && (r = host_caps_get(vm, &hc)) < 0)
+		snprintf(why, sizeof(why), "cannot read this host's vCPU state limits: %s",
+			 strerror(-r));
+	if (r == 0)
+		r = sock_greet(vm, &chan, &sess, &sent, why, sizeof(why));
+	if (r == 0) {
+		r = stream_writer_init(&w, fd_write, &chan);
+		winit = r == 0;
+	}
+	if (r == 0)
+		r = write_head(vm, &w, sent ? &sess : NULL);
+	if (r == 0 && !(vm->mig_sent_crc = calloc(mem_nr_pages(&vm->mem), sizeof(uint32_t))))
+		r = -ENOMEM;
+	if (r == 0) {
+		pthread_mutex_lock(&vm->lock);
+		vm->mig_dirty = vmm_dirty;
+		vm->hostmem.dirty = vmm_dirty;
+		pthread_mutex_unlock(&vm->lock);
+		r = vm_set_dirty_log(vm, true);
+		logging = r == 0;
+	}
+	if (r == 0)
+		r = live_round(vm, &w, &chan, NULL);
+	while (r == 0 && vm->mig_rounds < MIG_MAX_ROUNDS) {
+		r = collect_dirty(vm, sel, nwords, &ndirty);
+		if (r < 0 || ndirty <= MIG_DONE_PAGES)
+			break;
+		if (__atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE)) {
+			r = -ECANCELED;
+			break;
+		}
+		r = live_round(vm, &w, &chan, sel);
+	}
+	if (r < 0 && !why[0])
+		snprintf(why, sizeof(why), "pre-copy: %s",
+			 w.st.err.msg[0] ? w.st.err.msg : strerror(-r));
+	pthread_mutex_lock(&vm->lock);
+	if (r == 0) {
+		/* Stop-and-copy: every vCPU out of KVM_RUN, as for a snapshot. */
+		__atomic_store_n(&vm->mig_pause, true, __ATOMIC_RELEASE);
+		for (unsigned i = 0; i < vm->nr_vcpus; i++)
+			vcpu_kick(&vm->vcpus[i]);
+		pthread_cond_broadcast(&vm->cond);
+		while (!vm->stopping && !migrate_quiet_locked(vm))
+			pthread_cond_wait(&vm->cond, &vm->lock);
+		if (vm->stopping) {
+			r = -ECANCELED;
+			snprintf(why, sizeof(why), "the guest ended during pre-copy");
+		}
+	}
+	if (r == 0) {
+		t_stop = now_ns();
+		stop_real = now_real_ns();
+		for (unsigned i = 0; r == 0 && i < vm->nr_vcpus; i++)
+			r = vcpu_complete_pending(&vm->vcpus[i]);
+		if (r == 0)
+			r = collect_dirty(vm, sel, nwords, &ndirty);
+		if (r == 0) {
+			int64_t m = final_select(vm, vcpu0_cr3(vm), sel);
+
+			r = m < 0 ? (int)m : 0;
+			vm->mig_unlogged = m < 0 ? 0 : (uint64_t)m;
+		}
+		if (r == 0)
+			r = write_tail(vm, &w, &hc, vcpu0_cr3(vm), sel, stop_real);
+		if (r < 0)
+			snprintf(why, sizeof(why), "stop-and-copy: %s",
+				 w.st.err.msg[0] ? w.st.err.msg : strerror(-r));
+		vm->mig_bytes = chan.bytes;
+		if (r == 0)
+			r = sock_await_ack(&chan, why, sizeof(why));
+		t_end = now_ns(); /* the destination runs the guest from here */
+	}
+	if (r == 0 && sent && (r = psp_send_finish(vm->psp)) != 0) {
+		snprintf(why, sizeof(why), "SEND_FINISH: %s",
+			 r > 0 ? psp_status_name(r) : strerror(-r));
+		r = -EPROTO;
+	}
+	if (logging)
+		vm_set_dirty_log(vm, false);
+	vm->mig_dirty = NULL;
+	vm->hostmem.dirty = NULL;
+	free(vm->mig_sent_crc);
+	vm->mig_sent_crc = NULL;
+	if (winit)
+		stream_writer_destroy(&w);
+	if (chan.fd >= 0)
+		close(chan.fd);
+	free(hc.msrs);
+	free(sel);
+	free(vmm_dirty);
+	finish_locked(vm, r, sent, why, t_stop, t_end);
+}
+
+void migrate_precopy_locked(struct vm *vm)
+{
+	vm->mig_precopy = false;
+	migrate_socket_locked(vm);
+}
+
 /* A snapshot: PATH.tmp, renamed to PATH once complete, mode 0600. */
-static int migrate_to_file(struct vm *vm, const struct host_caps *hc, uint64_t stop_real_ns,
-			   char *why, size_t n)
+static int migrate_to_file(struct vm *vm, const struct host_caps *hc,
+			   const struct mvs_session *session, uint64_t stop_real_ns, char *why,
+			   size_t n)
 {
 	const char *path = vm->opts.migrate_to.path;
 	char tmp[sizeof(vm->opts.migrate_to.path) + 8];
-	struct fd_chan chan = {-1, 0};
+	struct fd_chan chan = {-1, 0, false};
 	struct stream_writer w;
 	int r;
 
@@ -693,7 +1428,9 @@ static int migrate_to_file(struct vm *vm, const struct host_caps *hc, uint64_t s
 	}
 	r = stream_writer_init(&w, fd_write, &chan);
 	if (r == 0) {
-		r = write_stream(vm, &w, hc, stop_real_ns);
+		r = write_head(vm, &w, session);
+		if (r == 0)
+			r = write_tail(vm, &w, hc, vcpu0_cr3(vm), NULL, stop_real_ns);
 		if (r < 0)
 			snprintf(why, n, "%s", w.st.err.msg[0] ? w.st.err.msg : strerror(-r));
 		stream_writer_destroy(&w);
@@ -712,29 +1449,20 @@ static int migrate_to_file(struct vm *vm, const struct host_caps *hc, uint64_t s
 	return r;
 }
 
-void migrate_source_locked(struct vm *vm)
+/*
+ * The end of a migration on the source, lock held: on failure SEND_CANCEL
+ * (the guest goes on here), migration_failed, the vCPUs resume; on
+ * success migration_done and the VM stops with status 0.
+ */
+static void finish_locked(struct vm *vm, int r, bool sent, const char *why, uint64_t t_stop,
+			  uint64_t t_end)
 {
-	uint64_t t_stop = now_ns(), stop_real = now_real_ns(), t_end;
-	struct host_caps hc = {0};
-	char why[320] = "", uri[160];
-	int r;
+	char uri[160];
 
-	r = host_caps_get(vm, &hc);
-	if (r < 0)
-		snprintf(why, sizeof(why), "cannot read this host's vCPU state limits: %s",
-			 strerror(-r));
-	for (unsigned i = 0; r == 0 && i < vm->nr_vcpus; i++) {
-		r = vcpu_complete_pending(&vm->vcpus[i]);
-		if (r < 0)
-			snprintf(why, sizeof(why), "vCPU %u: completing its pending exit: %s", i,
-				 strerror(-r));
-	}
-	if (r == 0)
-		r = migrate_to_file(vm, &hc, stop_real, why, sizeof(why));
-	free(hc.msrs);
-	t_end = now_ns();
 	if (r < 0) {
-		log_failed_locked(vm, why);
+		if (sent && psp_state(vm->psp) == PSP_GSTATE_SUPDATE)
+			psp_send_cancel(vm->psp);
+		log_failed_locked(vm, why[0] ? why : strerror(-r));
 		__atomic_store_n(&vm->mig_pause, false, __ATOMIC_RELEASE);
 		pthread_cond_broadcast(&vm->cond);
 		return;
@@ -748,14 +1476,57 @@ void migrate_source_locked(struct vm *vm)
 	evlog_u64(&vm->log, "rounds", vm->mig_rounds);
 	evlog_u64(&vm->log, "pages_shared", vm->mig_pages_shared);
 	evlog_u64(&vm->log, "pages_private", vm->mig_pages_private);
+	if (vm->opts.migrate_to.kind != MIGRATE_URI_FILE)
+		evlog_u64(&vm->log, "unlogged_changes", vm->mig_unlogged);
 	evlog_end(&vm->log);
 	fprintf(stderr,
-		"mini-vmm: migrated to %s: %" PRIu64 " pages (%" PRIu64 " shared, %" PRIu64
-		" private), %" PRIu64 " bytes, stopped for %" PRIu64 " us\n",
-		uri, vm->mig_pages_shared + vm->mig_pages_private, vm->mig_pages_shared,
-		vm->mig_pages_private, vm->mig_bytes, (t_end - t_stop) / 1000);
+		"mini-vmm: migrated to %s: %" PRIu64 " rounds, %" PRIu64 " pages (%" PRIu64
+		" shared, %" PRIu64 " private), %" PRIu64 " bytes, stopped for %" PRIu64 " us\n",
+		uri, vm->mig_rounds, vm->mig_pages_shared + vm->mig_pages_private,
+		vm->mig_pages_shared, vm->mig_pages_private, vm->mig_bytes,
+		(t_end - t_stop) / 1000);
 	vm->mig_done = true;
 	vm_stop_locked(vm, EXIT_OK, "migrated to %s", uri);
+}
+
+void migrate_source_locked(struct vm *vm)
+{
+	uint64_t t_stop = now_ns(), stop_real = now_real_ns();
+	struct host_caps hc = {0};
+	char why[320] = "";
+	struct mvs_session sess;
+	bool sent = false;
+	int r;
+
+	if (vm->opts.migrate_to.kind != MIGRATE_URI_FILE) {
+		migrate_socket_locked(vm);
+		return;
+	}
+	r = host_caps_get(vm, &hc);
+	if (r < 0)
+		snprintf(why, sizeof(why), "cannot read this host's vCPU state limits: %s",
+			 strerror(-r));
+	for (unsigned i = 0; r == 0 && i < vm->nr_vcpus; i++) {
+		r = vcpu_complete_pending(&vm->vcpus[i]);
+		if (r < 0)
+			snprintf(why, sizeof(why), "vCPU %u: completing its pending exit: %s", i,
+				 strerror(-r));
+	}
+	if (r == 0 && vm->opts.sev) {
+		r = file_send_start(vm, &sess, why, sizeof(why));
+		sent = r == 0;
+	}
+	if (r == 0)
+		r = migrate_to_file(vm, &hc, vm->opts.sev ? &sess : NULL, stop_real, why,
+				    sizeof(why));
+	/* The stream is complete: now the source guest may never run again. */
+	if (r == 0 && sent && (r = psp_send_finish(vm->psp)) != 0) {
+		snprintf(why, sizeof(why), "SEND_FINISH: %s",
+			 r > 0 ? psp_status_name(r) : strerror(-r));
+		r = -EPROTO;
+	}
+	free(hc.msrs);
+	finish_locked(vm, r, sent, why, t_stop, now_ns());
 }
 
 /* ---- the destination ---- */
@@ -765,6 +1536,13 @@ struct incoming {
 	struct host_caps hc;
 	const char *uri;
 	bool have_vmstate;
+	/*
+	 * SEV: the pages received, [0] as plain records, [1] through the PSP.
+	 * Each is stored as the guest reads it if the bitmap that sent it was
+	 * right; once the guest's page tables are in, hostmem corrects the
+	 * pages the bitmap sent the wrong way (settle_pages).
+	 */
+	uint64_t *got[2];
 };
 
 /* Refuse with the reader's position: "CONFIG at offset N: ...". */
@@ -790,13 +1568,14 @@ static int apply_config(struct incoming *in, const struct stream_section *sec)
 	struct minivmm_cpuid_table here;
 	int r;
 
-	if (c->flags & MVS_CFG_SEV)
+	if ((c->flags & MVS_CFG_SEV) && !o->psp_keyed)
 		return refuse(in, sec,
-			      "an SEV guest: its private pages need the PSP's RECEIVE_UPDATE_DATA, "
-			      "and this build has no PSP wired into the VM yet (vm->psp)");
+			      "an SEV guest, and no target key: RECEIVE_START needs the PDH key "
+			      "the session was sealed to (%s.key beside a snapshot)",
+			      o->incoming.path);
 	o->ram_size = c->ram_size;
 	o->nr_cpus = c->nr_cpus;
-	o->sev = false;
+	o->sev = c->flags & MVS_CFG_SEV;
 	o->gen_filter = c->flags & MVS_CFG_GEN_FILTER;
 	o->check = c->flags & MVS_CFG_CHECK;
 	o->story = c->flags & MVS_CFG_STORY;
@@ -844,6 +1623,14 @@ static int apply_config(struct incoming *in, const struct stream_section *sec)
 	r = vm_setup_runtime(vm);
 	if (r)
 		return r;
+	if (o->sev) {
+		in->got[0] = calloc(mem_nr_pages(&vm->mem) / 64 + 1, sizeof(uint64_t));
+		in->got[1] = calloc(mem_nr_pages(&vm->mem) / 64 + 1, sizeof(uint64_t));
+		if (!in->got[0] || !in->got[1]) {
+			fprintf(stderr, "mini-vmm: out of memory\n");
+			return EXIT_USAGE;
+		}
+	}
 	r = host_caps_get(vm, &in->hc);
 	if (r < 0) {
 		fprintf(stderr, "mini-vmm: cannot read this host's vCPU state limits: %s\n",
@@ -851,6 +1638,31 @@ static int apply_config(struct incoming *in, const struct stream_section *sec)
 		return EXIT_USAGE;
 	}
 	return 0;
+}
+
+static int apply_session(struct incoming *in, const struct stream_section *sec)
+{
+	const struct mvs_session *ss = &sec->u.session;
+	struct psp_pdh_pub source;
+	struct psp_session session;
+	int r;
+
+	memcpy(source.point, ss->pdh, sizeof(source.point));
+	memcpy(&session, ss->session, sizeof(session));
+	r = psp_receive_start(in->vm->psp, ss->policy, &source, &session);
+	if (r)
+		return refuse(in, sec, "RECEIVE_START: %s",
+			      r > 0 ? psp_status_name(r) : strerror(-r));
+	return 0;
+}
+
+/* A page seen again in a later round: only its last form counts. */
+static void mark_got(struct incoming *in, uint64_t gpa, bool psp)
+{
+	uint64_t w = gpa >> (PAGE_SHIFT + 6), bit = 1ull << ((gpa >> PAGE_SHIFT) & 63);
+
+	in->got[psp][w] |= bit;
+	in->got[!psp][w] &= ~bit;
 }
 
 static int apply_ram(struct incoming *in, struct stream_section *sec)
@@ -861,19 +1673,56 @@ static int apply_ram(struct incoming *in, struct stream_section *sec)
 
 	while (stream_next_page(sec, &pg)) {
 		const void *data = pg.kind == MVS_PAGE_ZERO ? zero : pg.data;
+		uint8_t *dst = mem_gpa_to_hva(&vm->mem, pg.gpa, MVS_PAGE_SIZE);
 		int r;
 
-		if (pg.kind == MVS_PAGE_PRIVATE_PSP)
-			return refuse(in, sec,
-				      "page %#" PRIx64 " came through the PSP, "
-				      "and this build has none",
+		if (!dst)
+			return refuse(in, sec, "page %#" PRIx64 " is not guest memory here",
 				      pg.gpa);
-		r = hostmem_write(&vm->hostmem, 0, pg.gpa, data, MVS_PAGE_SIZE);
-		if (r < 0)
-			return refuse(in, sec, "page %#" PRIx64 ": %s", pg.gpa, strerror(-r));
-		vm->mig_pages_shared++;
+		if (!vm->opts.sev) {
+			memcpy(dst, data, MVS_PAGE_SIZE);
+			vm->mig_pages_shared++;
+			continue;
+		}
+		mark_got(in, pg.gpa, pg.kind == MVS_PAGE_PRIVATE_PSP);
+		if (pg.kind != MVS_PAGE_PRIVATE_PSP) {
+			memcpy(dst, data, MVS_PAGE_SIZE);
+			vm->mig_pages_shared++;
+			continue;
+		}
+		r = psp_receive_update_data(vm->psp, pg.gpa, (const struct psp_packet_hdr *)pg.hdr,
+					    pg.data, MVS_PAGE_SIZE, dst);
+		if (r)
+			return refuse(in, sec, "RECEIVE_UPDATE_DATA of page %#" PRIx64 ": %s",
+				      pg.gpa, r > 0 ? psp_status_name(r) : strerror(-r));
+		vm->mig_pages_private++;
 	}
 	return 0;
+}
+
+/*
+ * After RECEIVE_FINISH, with the guest's page tables in: the pages the
+ * source's bitmap sent the wrong way read as they would on hardware
+ * (hostmem_settle_received, at the boot vCPU's CR3). A page table sent the
+ * wrong way would change the walk for the pages after it: such a guest is
+ * corrupted either way.
+ */
+static int settle_pages(struct incoming *in)
+{
+	struct vm *vm = in->vm;
+	uint64_t nwords = mem_nr_pages(&vm->mem) / 64 + 1;
+	struct kvm_sregs sregs;
+	int r = kvm_ioctl(vm->vcpus[0].fd, KVM_GET_SREGS, &sregs);
+
+	for (int psp = 0; psp < 2; psp++)
+		for (uint64_t w = 0; r == 0 && w < nwords; w++)
+			for (uint64_t bits = in->got[psp][w]; r == 0 && bits; bits &= bits - 1) {
+				uint64_t pfn = w * 64 + (uint64_t)__builtin_ctzll(bits);
+
+				r = hostmem_settle_received(&vm->hostmem, sregs.cr3,
+							    pfn << PAGE_SHIFT, psp);
+			}
+	return r;
 }
 
 static int apply_bitmap(struct incoming *in, const struct stream_section *sec)
@@ -913,8 +1762,7 @@ static int apply_vmstate(struct incoming *in, const struct stream_section *sec)
 		return refuse(in, sec, "source time %" PRIu64 " ns is beyond this host's clock",
 			      vs->s.t_ns);
 	/* The log and every time base continue where the source stopped. */
-	vm->log.seq = vs->s.log_seq;
-	vm->log.t0 = now - vs->s.t_ns;
+	evlog_continue(&vm->log, vs->s.log_seq, now - vs->s.t_ns);
 	vm->t_start_ns = vm->log.t0;
 	vm->generation = vs->s.generation;
 	vm->hc_generation = vs->s.hc_generation;
@@ -965,8 +1813,8 @@ static int read_stream(struct incoming *in, struct stream_reader *rd, bool snaps
 		case MVS_SEC_CONFIG:
 			r = apply_config(in, &sec);
 			break;
-		case MVS_SEC_SESSION: /* CONFIG without SEV never gets here */
-			r = refuse(in, &sec, "SEV session, and this build has no PSP");
+		case MVS_SEC_SESSION: /* the reader: only after CONFIG with SEV */
+			r = apply_session(in, &sec);
 			break;
 		case MVS_SEC_RAM:
 			r = apply_ram(in, &sec);
@@ -995,6 +1843,21 @@ static int read_stream(struct incoming *in, struct stream_reader *rd, bool snaps
 	}
 	if (r == 0 && snapshot)
 		r = stream_read_trailing(rd);
+	if (r == 0 && in->vm->opts.sev) {
+		int st = psp_receive_finish(in->vm->psp);
+
+		if (st) {
+			fprintf(stderr, "mini-vmm: --incoming %s: RECEIVE_FINISH: %s\n", in->uri,
+				st > 0 ? psp_status_name(st) : strerror(-st));
+			return EXIT_USAGE;
+		}
+		st = settle_pages(in);
+		if (st < 0) {
+			fprintf(stderr, "mini-vmm: --incoming %s: storing the pages: %s\n", in->uri,
+				strerror(-st));
+			return EXIT_USAGE;
+		}
+	}
 	if (r < 0) {
 		const struct stream_error *e = stream_reader_error(rd);
 
@@ -1011,35 +1874,81 @@ static int read_stream(struct incoming *in, struct stream_reader *rd, bool snaps
 int migrate_incoming(struct vm *vm, const struct vm_opts *opts)
 {
 	struct incoming in = {.vm = vm};
-	struct fd_chan chan = {-1, 0};
+	struct fd_chan chan = {-1, 0, false};
 	struct stream_reader rd;
 	char uri[160];
 	int status;
 
 	vm_init_empty(vm, opts);
 	in.uri = migrate_uri_str(&opts->incoming, uri, sizeof(uri));
-	if (opts->incoming.kind != MIGRATE_URI_FILE) {
-		fprintf(stderr,
-			"mini-vmm: --incoming %s: only file: snapshots are implemented "
-			"so far\n",
-			uri);
-		return EXIT_USAGE;
+	if (opts->incoming.kind == MIGRATE_URI_FILE) {
+		int k = read_key_file(&opts->incoming, &vm->opts.psp_key);
+
+		if (k < 0 && k != -ENOENT) {
+			fprintf(stderr, "mini-vmm: --incoming %s: %s.key: %s\n", uri,
+				opts->incoming.path,
+				k == -EINVAL ? "not a target key" : strerror(-k));
+			return EXIT_USAGE;
+		}
+		vm->opts.psp_keyed = k == 0;
 	}
-	vm->mig_t_begin_ns = now_ns();
-	chan.fd = open(opts->incoming.path, O_RDONLY | O_CLOEXEC);
-	if (chan.fd < 0) {
-		fprintf(stderr, "mini-vmm: --incoming %s: %s\n", uri, strerror(errno));
-		return EXIT_USAGE;
+	if (opts->incoming.kind != MIGRATE_URI_FILE) {
+		/*
+		 * Our PSP's keys from a fresh seed, so that its PDH key can be
+		 * sent before CONFIG says whether the guest has SEV at all.
+		 */
+		struct mig_hello hello = {.magic = MIG_HELLO_MAGIC};
+		struct psp_pdh_pub pdh;
+
+		if (random_key(&vm->opts.psp_key) < 0 || pdh_of_key(vm->opts.psp_key, &pdh)) {
+			fprintf(stderr, "mini-vmm: --incoming %s: cannot make a PDH key\n", uri);
+			return EXIT_USAGE;
+		}
+		vm->opts.psp_keyed = true;
+		memcpy(hello.pdh, pdh.point, sizeof(hello.pdh));
+		chan.sock = true;
+		chan.fd = sock_accept(&opts->incoming, uri, opts->verbose);
+		if (chan.fd < 0)
+			return EXIT_USAGE;
+		vm->mig_t_begin_ns = now_ns();
+		if (fd_write(&chan, &hello, sizeof(hello)) < 0) {
+			fprintf(stderr, "mini-vmm: --incoming %s: the source went away\n", uri);
+			close(chan.fd);
+			return EXIT_USAGE;
+		}
+		chan.bytes = 0;
+	} else {
+		vm->mig_t_begin_ns = now_ns();
+		chan.fd = open(opts->incoming.path, O_RDONLY | O_CLOEXEC);
+		if (chan.fd < 0) {
+			fprintf(stderr, "mini-vmm: --incoming %s: %s\n", uri, strerror(errno));
+			return EXIT_USAGE;
+		}
 	}
 	if (stream_reader_init(&rd, fd_read, &chan) < 0) {
 		close(chan.fd);
 		fprintf(stderr, "mini-vmm: out of memory\n");
 		return EXIT_USAGE;
 	}
-	status = read_stream(&in, &rd, true);
+	status = read_stream(&in, &rd, opts->incoming.kind == MIGRATE_URI_FILE);
 	stream_reader_destroy(&rd);
+	if (chan.sock) {
+		struct mig_ack ack = {.magic = MIG_ACK_MAGIC, .status = status != 0};
+		uint64_t got = chan.bytes;
+
+		if (fd_write(&chan, &ack, sizeof(ack)) < 0 && status == 0) {
+			fprintf(stderr,
+				"mini-vmm: --incoming %s: the source went away before "
+				"it heard the stream was complete\n",
+				uri);
+			status = EXIT_USAGE;
+		}
+		chan.bytes = got;
+	}
 	close(chan.fd);
 	free(in.hc.msrs);
+	free(in.got[0]);
+	free(in.got[1]);
 	vm->mig_bytes = chan.bytes;
 	return status;
 }

@@ -38,6 +38,13 @@ int migrate_check_plan(struct vm *vm);
 
 /* Source hooks. Lock held: a SYNC with this tag was handled and logged. */
 void migrate_on_sync_locked(struct vcpu *vcpu, uint64_t tag);
+/* Lock held: the VM just became migratable (MSR_KVM_MIGRATION_CONTROL READY). */
+void migrate_on_ready_locked(struct vcpu *vcpu);
+/*
+ * Lock held: a READY wait that ran out (parallel: wall clock, from the
+ * main thread; serial: steps) or whose guest ended (vm->stopping).
+ */
+void migrate_check_wait_locked(struct vm *vm);
 /* After an exit was handled: the seq:N point. */
 void migrate_after_exit(struct vcpu *vcpu);
 /* Top of the vCPU loop: wait while a migration holds the VM. */
@@ -47,6 +54,14 @@ static inline void migrate_pause_point(struct vcpu *vcpu)
 	if (__atomic_load_n(&vcpu->vm->mig_pause, __ATOMIC_ACQUIRE))
 		migrate_pause_point_slow(vcpu);
 }
+/*
+ * Lock held, vm->mig_dirty set (pre-copy): MAP_GPA_RANGE is about to make
+ * [first, first + count) shared (to_shared) or private; mark dirty the
+ * pages whose bit changes, so they go again in their new form.
+ */
+void migrate_mark_conversion_locked(struct vm *vm, uint64_t first, uint64_t count, bool to_shared);
+/* Lock held, main thread: vm->mig_precopy was set (sockets). */
+void migrate_precopy_locked(struct vm *vm);
 /* Lock held: no vCPU thread is outside a wait. */
 bool migrate_quiet_locked(const struct vm *vm);
 /*

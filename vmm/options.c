@@ -44,10 +44,14 @@ void opts_usage(FILE *f)
 	      "      --allow-emulated     run even if kvm_pvm would emulate every instruction\n"
 	      "      --kvm PATH           KVM device (default /dev/kvm)\n"
 	      "      --migrate-to URI     migrate the guest at --migrate-at: file:PATH (a\n"
-	      "                           snapshot); exit 0 once the stream is complete\n"
+	      "                           snapshot), unix:PATH, tcp:IPV4:PORT; exit 0 once\n"
+	      "                           the destination has it all\n"
 	      "      --migrate-at WHEN    TAG[:N] (the N-th SYNC with that tag: ready, boot,\n"
 	      "                           kexec_begin, ...) or seq:N (first exit at or after\n"
 	      "                           log sequence N)\n"
+	      "      --migrate-wait SEC   under --sev wait at most SEC for the guest's READY\n"
+	      "                           (default 10; --sched=serial: SEC x 1000 steps)\n"
+	      "      --migrate-force      migrate without the guest's READY (logged)\n"
 	      "      --incoming URI       destination: the VM comes from URI (no GUEST.ELF)\n"
 	      "  -v, --verbose            print what was probed\n"
 	      "  -h, --help               this text\n"
@@ -138,6 +142,8 @@ enum {
 	OPT_MIGRATE_TO,
 	OPT_MIGRATE_AT,
 	OPT_INCOMING,
+	OPT_MIGRATE_WAIT,
+	OPT_MIGRATE_FORCE,
 };
 
 static const struct option long_opts[] = {
@@ -163,6 +169,8 @@ static const struct option long_opts[] = {
 	{"migrate-to", required_argument, NULL, OPT_MIGRATE_TO},
 	{"migrate-at", required_argument, NULL, OPT_MIGRATE_AT},
 	{"incoming", required_argument, NULL, OPT_INCOMING},
+	{"migrate-wait", required_argument, NULL, OPT_MIGRATE_WAIT},
+	{"migrate-force", no_argument, NULL, OPT_MIGRATE_FORCE},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -203,6 +211,7 @@ enum opts_result opts_parse(int argc, char **argv, struct vm_opts *o, FILE *out,
 		.timeout_s = 60,
 		.cbit = 52,
 		.device_ppm = DEVICE_DEFAULT_PPM,
+		.migrate_wait_s = 10,
 	};
 	/*
 	 * 0, not 1: glibc then re-initialises all of getopt's state, including
@@ -329,6 +338,14 @@ enum opts_result opts_parse(int argc, char **argv, struct vm_opts *o, FILE *out,
 				    "kexec_begin, ...; N >= 1) or seq:N",
 				    optarg);
 			have_at = true;
+			break;
+		case OPT_MIGRATE_WAIT:
+			if (parse_u64_range(optarg, 0, 86400, &v))
+				BAD("--migrate-wait %s: want seconds from 0 to 86400", optarg);
+			o->migrate_wait_s = v;
+			break;
+		case OPT_MIGRATE_FORCE:
+			o->migrate_force = true;
 			break;
 		case OPT_INCOMING:
 			if (migrate_parse_uri(optarg, &o->incoming))

@@ -32,10 +32,20 @@ int ucall_fetch(const struct hostmem *hm, uint64_t cr3, uint64_t gpa, struct uca
  */
 int guest_read_string(const struct hostmem *hm, uint64_t cr3, uint64_t gpa, char *buf, size_t size);
 const char *ucall_cmd_name(uint32_t cmd);
+/* How a SYNC argument is logged. */
+enum sync_field {
+	SF_NONE = 0,
+	SF_U64,	  /* a number */
+	SF_HEX,	  /* an address */
+	SF_WHERE, /* enum guest_where, as its name */
+	SF_HOW,	  /* enum guest_stop_how, as its name */
+};
+
 struct sync_tag_info {
 	const char *name;
-	const char *arg2, *arg3; /* log field names of args[2], args[3], or NULL */
-	bool runs;		 /* the sync event carries the bitmap's runs */
+	const char *arg2, *arg3;      /* log field names of args[2], args[3] */
+	enum sync_field kind2, kind3; /* SF_NONE: the argument is not logged */
+	bool runs;		      /* the sync event carries the bitmap's runs */
 };
 const struct sync_tag_info *sync_tag_info(uint64_t tag);
 const char *sync_tag_name(uint64_t tag);

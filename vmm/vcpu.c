@@ -137,6 +137,9 @@ enum vcpu_action vcpu_handle_io(struct vcpu *vcpu)
 	}
 	switch (run->io.port) {
 	case MINIVMM_PORT_NULL:
+		/* What the hypercall path does to the vCPU, minus the handler. */
+		run->s.regs.regs.rax = 0;
+		run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
 		return ACT_CONTINUE;
 	case MINIVMM_PORT_CONSOLE: {
 		FILE *out = vm->log.f == stdout ? stderr : stdout;

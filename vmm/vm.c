@@ -23,6 +23,7 @@
 #define PROBE_LOOPS	  4096
 #define PROBE_EMULATED_NS 1000000ull /* 4096 loops + 1 exit: ~30 us native, ~9 ms emulated */
 #define PROBE_TIMEOUT_US  20000
+#define PROBE_REARMS	  50 /* at most 1 s of a slow host before the hypercall */
 #define WATCHDOG_TICK_MS  50
 
 static void vm_vstop_locked(struct vm *vm, int status, const char *fmt, va_list ap)
@@ -138,7 +139,8 @@ static int write_boot_info(struct vm *vm)
 		.version = MINIVMM_PARAMS_VERSION,
 		.flags = (vm->opts.sev ? MINIVMM_FLAG_SEV : 0) |
 			 (vm->opts.sched == SCHED_SERIAL ? MINIVMM_FLAG_SERIAL : 0) |
-			 (vm->cpuid_agrees ? MINIVMM_FLAG_CPUID_AGREES : 0),
+			 (vm->cpuid_agrees ? MINIVMM_FLAG_CPUID_AGREES : 0) |
+			 (vm->opts.device_ppm ? MINIVMM_FLAG_DEVICE : 0),
 		.transport = vm->opts.sev ? vm->transport : HC_TRANSPORT_NONE,
 		.nr_cpus = vm->nr_vcpus,
 		.cbit = vm->opts.sev ? vm->opts.cbit : 0,
@@ -246,7 +248,7 @@ static int probe(struct vm *vm)
 	uint64_t t0 = 0, t_loop = 0;
 	bool got_hypercall = false, done = false;
 	uint64_t emulated = 0;
-	int r = 0, outs = 0;
+	int r = 0, outs = 0, rearms = 0;
 
 	if (!code)
 		return -EFAULT;
@@ -293,6 +295,17 @@ static int probe(struct vm *vm)
 		struct kvm_run *run = vcpu->run;
 
 		r = kvm_ioctl_raw(vcpu->fd, KVM_RUN, NULL);
+		/*
+		 * The timer is for a hypercall instruction that spins inside
+		 * KVM_RUN, the last step. Before it a loaded host may just be
+		 * slow: rearm (bounded), or a busy machine would look emulated.
+		 */
+		if (r == -EINTR && outs < 2 + (int)cpuid_outs && ++rearms < PROBE_REARMS) {
+			__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+			probe_alarm = 0;
+			setitimer(ITIMER_REAL, &limit, NULL);
+			continue;
+		}
 		if (r < 0) {
 			r = (r == -EINTR) ? 0 : r;
 			break;
@@ -370,10 +383,11 @@ static const char *transport_name(enum minivmm_transport t)
 	}
 }
 
-static int set_memslots(struct vm *vm)
+static int set_memslots(struct vm *vm, uint32_t flags)
 {
 	struct kvm_userspace_memory_region slot = {
 		.slot = 0,
+		.flags = flags,
 		.guest_phys_addr = 0,
 		.memory_size = vm->mem.low_size,
 		.userspace_addr = (uintptr_t)vm->mem.host,
@@ -387,6 +401,11 @@ static int set_memslots(struct vm *vm)
 	slot.memory_size = vm->mem.high_size;
 	slot.userspace_addr = (uintptr_t)(vm->mem.host + vm->mem.low_size);
 	return kvm_ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &slot);
+}
+
+int vm_set_dirty_log(struct vm *vm, bool on)
+{
+	return set_memslots(vm, on ? KVM_MEM_LOG_DIRTY_PAGES : 0);
 }
 
 static unsigned bits_for(uint64_t top)
@@ -443,6 +462,136 @@ static void log_start(struct vm *vm)
 	evlog_end(log);
 }
 
+/* ---- SEV launch ---- */
+
+/*
+ * The guest policy of every launch: NODBG (no DBG_DECRYPT/DBG_ENCRYPT of
+ * its memory) | NOKS (no key sharing with another guest), lowest firmware
+ * API = the one the emulation implements (SEV API chapter 3; psp.h). Not
+ * NOSEND: the guest is migrated.
+ */
+#define VM_LAUNCH_POLICY                                                                           \
+	(PSP_POLICY_NODBG | PSP_POLICY_NOKS | ((uint32_t)PSP_API_MAJOR << 16) |                    \
+	 ((uint32_t)PSP_API_MINOR << 24))
+#define VM_LAUNCH_REGIONS (ELF_MAX_SEGMENTS + 6)
+
+struct launch_region {
+	uint64_t gpa, len;
+};
+
+static int launch_region_cmp(const void *a, const void *b)
+{
+	const struct launch_region *x = a, *y = b;
+
+	return x->gpa < y->gpa ? -1 : x->gpa > y->gpa;
+}
+
+/*
+ * Everything the VMM placed in guest memory, as GPA-sorted contiguous
+ * regions (one LAUNCH_UPDATE_DATA each): the PT_LOAD segments as placed
+ * (p_memsz, .bss zeros included), the start-info page (memmap, GDT,
+ * params, CPUID table), the command-line page (with the module names),
+ * the identity map, the firmware's 4 KiB table, the kernel-image and
+ * script modules (whole pages: what the guest can read there).
+ *
+ * Not measured: the probe's code page, VMM-owned scratch that only the
+ * probe executes, before launch (a departure: real SEV runs no guest code
+ * before LAUNCH_FINISH, so there the probe would need a VM of its own).
+ * The guest never reads it, so its bytes are not part of what it is
+ * launched with. Returns the number of regions.
+ */
+static unsigned launch_regions(const struct vm *vm, struct launch_region *r)
+{
+	const struct vm_layout *l = &vm->layout;
+	unsigned n = 0, out = 0;
+
+	for (unsigned i = 0; i < vm->elf.nr_segments; i++)
+		if (vm->elf.seg[i].memsz)
+			r[n++] = (struct launch_region){vm->elf.seg[i].paddr, vm->elf.seg[i].memsz};
+	r[n++] = (struct launch_region){l->start_info, PAGE_SIZE};
+	r[n++] = (struct launch_region){l->cmdline, PAGE_SIZE};
+	r[n++] = (struct launch_region){l->pml4, x86_pt_pages(vm->mem.top) * PAGE_SIZE};
+	r[n++] = (struct launch_region){l->fw_pt, PAGE_SIZE};
+	r[n++] = (struct launch_region){l->mod_kernel, ALIGN_UP(vm->elf_size, PAGE_SIZE)};
+	if (l->script_size)
+		r[n++] = (struct launch_region){l->mod_script, ALIGN_UP(l->script_size, PAGE_SIZE)};
+	qsort(r, n, sizeof(*r), launch_region_cmp);
+	for (unsigned i = 0; i < n; i++) {
+		if (out && r[out - 1].gpa + r[out - 1].len == r[i].gpa)
+			r[out - 1].len += r[i].len;
+		else
+			r[out++] = r[i];
+	}
+	return out;
+}
+
+/*
+ * DESIGN.md "SEV platform emulation", Launch: LAUNCH_START, one
+ * LAUNCH_UPDATE_DATA per region, LAUNCH_MEASURE, LAUNCH_FINISH (KVM's
+ * order, Documentation/virt/kvm/x86/amd-memory-encryption.rst). There is
+ * no guest owner to check the measurement and inject secrets in between
+ * (LAUNCH_SECRET): we log it instead. Guest RAM keeps its plaintext (the
+ * host view encrypts on read), so nothing is encrypted in place.
+ *
+ * After this the VMM writes only shared pages, through hostmem_write
+ * (device.c, the interrupt queue in the ucall page). Audit of vm.c,
+ * vcpu.c, ucall.c, device.c: write_boot_info (twice), the probe's code,
+ * the page tables and elf_load all run before this; a kexec re-writes
+ * nothing (the guest copies its own module 0); CPU_ON, ucall results and
+ * I/O-in data go to registers and struct kvm_run, not guest memory.
+ * Returns 0, a psp_status (> 0) or -errno.
+ */
+static int vm_launch(struct vm *vm)
+{
+	struct launch_region r[VM_LAUNCH_REGIONS];
+	unsigned n = launch_regions(vm, r);
+	int ret = psp_launch_start(vm->psp, VM_LAUNCH_POLICY);
+
+	for (unsigned i = 0; i < n && !ret; i++) {
+		const void *data = mem_gpa_to_hva(&vm->mem, r[i].gpa, r[i].len);
+
+		ret = data ? psp_launch_update_data(vm->psp, r[i].gpa, data, r[i].len) : -EFAULT;
+	}
+	if (!ret)
+		ret = psp_launch_measure(vm->psp, &vm->launch);
+	if (!ret)
+		ret = psp_launch_finish(vm->psp);
+	return ret;
+}
+
+static void hex_string(char *out, const uint8_t *p, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+/* The launch event (README "Event log schema"); -v: the same on one line. */
+static void log_launch(struct vm *vm)
+{
+	struct evlog *log = &vm->log;
+	char ld[2 * sizeof(vm->launch.ld) + 1], meas[2 * sizeof(vm->launch.measurement) + 1],
+		mnonce[2 * sizeof(vm->launch.mnonce) + 1];
+
+	hex_string(ld, vm->launch.ld, sizeof(vm->launch.ld));
+	hex_string(meas, vm->launch.measurement, sizeof(vm->launch.measurement));
+	hex_string(mnonce, vm->launch.mnonce, sizeof(vm->launch.mnonce));
+	evlog_begin(log, "launch", -1, 0);
+	evlog_hex(log, "policy", vm->psp->policy);
+	evlog_str(log, "ld", ld);
+	evlog_str(log, "measurement", meas);
+	evlog_str(log, "mnonce", mnonce);
+	evlog_end(log);
+	if (vm->opts.verbose)
+		fprintf(stderr,
+			"mini-vmm: launch policy %#" PRIx32 " ld %s measurement %s mnonce %s\n",
+			vm->psp->policy, ld, meas, mnonce);
+}
+
 void vm_init_empty(struct vm *vm, const struct vm_opts *opts)
 {
 	memset(vm, 0, sizeof(*vm));
@@ -485,6 +634,27 @@ int vm_setup_kvm(struct vm *vm)
 		.mem = &vm->mem,
 		.cbit_mask = opts->sev ? 1ull << opts->cbit : 0,
 	};
+	if (opts->sev) {
+		/*
+		 * --sched=serial: every key and nonce from --seed, so a seeded
+		 * run repeats byte for byte (psp.h psp_soft_opts); instance 0,
+		 * the VM launched here, 1 a migration's destination. Otherwise
+		 * from the OS.
+		 */
+		struct psp_soft_opts popts = {
+			.seeded = opts->sched == SCHED_SERIAL || opts->psp_keyed,
+			.seed = opts->psp_keyed ? opts->psp_key : opts->seed,
+			.instance = opts->incoming.kind != MIGRATE_URI_NONE,
+		};
+
+		r = psp_soft_create(&popts, &vm->psp);
+		if (r) {
+			fprintf(stderr, "mini-vmm: cannot create the software PSP: %s\n",
+				strerror(-r));
+			return EXIT_USAGE;
+		}
+		hostmem_attach_psp(&vm->hostmem, vm->psp);
+	}
 	r = mem_alloc(&vm->mem);
 	if (r < 0) {
 		fprintf(stderr, "mini-vmm: cannot map %" PRIu64 " bytes of guest RAM: %s\n",
@@ -494,7 +664,7 @@ int vm_setup_kvm(struct vm *vm)
 	vm->fd = kvm_ioctl(vm->sys.fd, KVM_CREATE_VM, (void *)0);
 	if (vm->fd < 0)
 		return EXIT_USAGE;
-	if (set_memslots(vm) < 0)
+	if (set_memslots(vm, 0) < 0)
 		return EXIT_USAGE;
 	copts = (struct cpuid_opts){opts->sev, opts->cbit, bits_for(vm->mem.top)};
 	vm->cpuid = x86_build_cpuid(vm->sys.fd, &copts);
@@ -614,6 +784,14 @@ int vm_create(struct vm *vm, const struct vm_opts *opts)
 		return EXIT_USAGE;
 	if (elf_load(&vm->elf, &vm->mem) < 0)
 		return EXIT_USAGE;
+	if (opts->sev) {
+		r = vm_launch(vm);
+		if (r) {
+			fprintf(stderr, "mini-vmm: SEV launch failed: %s\n",
+				r > 0 ? psp_status_name(r) : strerror(-r));
+			return EXIT_USAGE;
+		}
+	}
 
 	r = vm_setup_runtime(vm);
 	if (r)
@@ -630,6 +808,7 @@ int vm_create(struct vm *vm, const struct vm_opts *opts)
 	}
 	log_start(vm);
 	if (opts->sev) {
+		log_launch(vm);
 		pthread_mutex_lock(&vm->lock);
 		check_snapshot_locked(vm, NULL, "firmware");
 		pthread_mutex_unlock(&vm->lock);
@@ -703,6 +882,15 @@ int vm_run(struct vm *vm)
 		struct timespec ts;
 		uint64_t now = now_ns(), wake = now + WATCHDOG_TICK_MS * 1000000ull;
 
+		if (vm->mig_precopy) {
+			migrate_precopy_locked(vm);
+			continue;
+		}
+		/* Before waiting: the last vCPU may have stopped before we got here. */
+		if (vm->mig_pause && migrate_quiet_locked(vm)) {
+			migrate_source_locked(vm);
+			continue;
+		}
 		if (now >= deadline) {
 			vm_stop_locked(vm, EXIT_TIMEOUT, "timeout after %" PRIu64 " s",
 				       vm->opts.timeout_s);
@@ -715,12 +903,11 @@ int vm_run(struct vm *vm)
 			ts.tv_nsec -= 1000000000l;
 		}
 		pthread_cond_timedwait(&vm->cond, &vm->lock, &ts);
-		if (vm->mig_pause && !vm->stopping) {
-			/* No watchdog while a migration holds the vCPUs. */
-			if (migrate_quiet_locked(vm))
-				migrate_source_locked(vm);
+		/* No watchdog while a migration holds the vCPUs. */
+		if (vm->mig_pause)
 			continue;
-		}
+		if (vm->opts.sched != SCHED_SERIAL)
+			migrate_check_wait_locked(vm);
 		if (!vm->stopping && now_ns() >= wake)
 			watchdog(vm, last_exits, stuck);
 	}
@@ -771,6 +958,7 @@ int vm_run(struct vm *vm)
 			 vm->checks_failed, vm->checks_run);
 	}
 	pthread_mutex_lock(&vm->lock);
+	migrate_check_wait_locked(vm);
 	if (vm->mig_done) {
 		/* The run goes on at the destination, whose log ends it. */
 		pthread_mutex_unlock(&vm->lock);
@@ -805,6 +993,10 @@ void vm_destroy(struct vm *vm)
 		close(vm->fd);
 	kvm_sys_close(&vm->sys);
 	mem_free(&vm->mem);
+	/* The VM's keys go with it (psp_destroy wipes them). */
+	vm->hostmem = (struct hostmem){.mem = NULL};
+	psp_destroy(vm->psp);
+	vm->psp = NULL;
 	encmap_destroy(&vm->encmap);
 	evlog_close(&vm->log);
 	free(vm->cpuid);

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "memory.h"
 #include "minivmm/abi.h"
+#include "psp.h"
 
 #define VM_MAX_VCPUS   64
 #define VM_CMDLINE_MAX 4096
@@ -109,6 +110,15 @@ struct vm_opts {
 	struct migrate_uri migrate_to; /* kind NONE: no migration planned */
 	struct migrate_at migrate_at;
 	struct migrate_uri incoming; /* destination: the VM comes from here */
+	/*
+	 * Destination of a snapshot: its PSP's keys come from this seed
+	 * (psp_soft seeded, instance 1), the target key the source sealed
+	 * the snapshot's session to (vmm/migrate.c).
+	 */
+	bool psp_keyed;
+	uint64_t psp_key;
+	uint64_t migrate_wait_s; /* --migrate-wait: READY wait bound (serial: x1000 steps) */
+	bool migrate_force;	 /* --migrate-force: migrate without READY */
 };
 
 struct vm_layout {
@@ -199,6 +209,14 @@ struct vm {
 	int exit_status;
 	char exit_reason[512];
 
+	/*
+	 * --sev: the VM's secure-processor context (software PSP), created
+	 * and launched by vm_create; its memory controller is hostmem's
+	 * cipher. NULL without --sev.
+	 */
+	struct psp *psp;
+	struct psp_measure launch; /* LAUNCH_MEASURE's output */
+
 	/* Protected by lock. */
 	struct encmap encmap;
 	struct hostmem hostmem; /* the host view of guest memory */
@@ -224,8 +242,19 @@ struct vm {
 	uint64_t mig_stop_real_ns;    /* destination: the source's stop (CLOCK_REALTIME) */
 	uint64_t t_first_run_real_ns; /* CLOCK_REALTIME of the first KVM_RUN */
 	bool mig_requested;	      /* the --migrate-at point came (never cleared) */
-	bool mig_arrival_logged;      /* destination: migration_done written */
-	uint64_t mig_t_begin_ns;      /* source: migration_start */
+	bool mig_precopy;	      /* main thread: start pre-copy rounds */
+	/*
+	 * During pre-copy: pages the VMM itself dirtied (hostmem_write) or
+	 * whose bitmap bit a MAP_GPA_RANGE changed, one bit a page frame;
+	 * NULL otherwise. KVM's dirty log covers the guest's own writes.
+	 */
+	uint64_t *mig_dirty;
+	uint32_t *mig_sent_crc;	 /* pre-copy: CRC32C of each page's host view as sent */
+	uint64_t mig_unlogged;	 /* pages whose host view changed without a logged write */
+	bool mig_waiting;	 /* the point came, the guest is not READY yet */
+	uint64_t mig_wait_until; /* ns (parallel) or scheduler steps (serial) */
+	bool mig_arrival_logged; /* destination: migration_done written */
+	uint64_t mig_t_begin_ns; /* source: migration_start */
 	uint64_t mig_bytes, mig_pages_shared, mig_pages_private, mig_rounds;
 
 	/* Serial schedule. */
@@ -250,6 +279,8 @@ int vm_create(struct vm *vm, const struct vm_opts *opts);
  * vm_setup_runtime: bitmap and log. Each returns 0 or an exit status.
  */
 void vm_init_empty(struct vm *vm, const struct vm_opts *opts);
+/* KVM dirty logging (KVM_MEM_LOG_DIRTY_PAGES) on every memslot, or off. 0 or -errno. */
+int vm_set_dirty_log(struct vm *vm, bool on);
 int vm_setup_kvm(struct vm *vm);
 int vm_setup_runtime(struct vm *vm);
 /* Run until the guest finishes, fails or times out. Returns exit status. */

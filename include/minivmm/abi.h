@@ -24,7 +24,11 @@
  * exactly as for vmmcall and does an out; the VMM writes the result to RAX.
  */
 #define MINIVMM_PORT_HYPERCALL 0xEB
-/* Ignored by the VMM without a trace: the bare cost of a port exit (bench). */
+/*
+ * The bare cost of a port exit (bench): no log, no state, but RAX = 0 is
+ * written back through the sync regs as a hypercall's return is, so that
+ * the hypervisor does the same work for both (bench/exitpath.sh).
+ */
 #define MINIVMM_PORT_NULL 0xEC
 
 /* ---- ucall ----------------------------------------------------------- */
@@ -166,6 +170,8 @@ enum minivmm_transport {
  * checks that they agree.
  */
 #define MINIVMM_FLAG_CPUID_AGREES (1u << 2)
+/* The bounce-buffer device exists (--device-rate above 0). */
+#define MINIVMM_FLAG_DEVICE (1u << 3)
 
 struct minivmm_params {
 	uint32_t magic;

@@ -181,7 +181,7 @@ static int teardown(void **state)
 /* The log so far (flushed), for content checks inside a test. */
 static char *log_so_far(void)
 {
-	fflush(fx.vm->log.f);
+	evlog_flush(&fx.vm->log);
 	return read_log();
 }
 

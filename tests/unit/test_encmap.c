@@ -239,6 +239,22 @@ static void check_counts(const struct encmap *m, const struct model *md)
 	      encmap_prov_count(m), md->nintervals);
 }
 
+/* A full chunk is whole, inside the map, and its words are zero and unmarked. */
+static void check_chunks(const struct encmap *m)
+{
+	const uint64_t words = ENCMAP_CHUNK_PAGES / 64;
+
+	for (uint64_t c = 0; c <= m->npages / ENCMAP_CHUNK_PAGES; c++) {
+		if (!(m->full[c / 64] >> (c % 64) & 1))
+			continue;
+		CHECK((c + 1) * ENCMAP_CHUNK_PAGES <= m->npages, "chunk %" PRIu64 " past the end\n",
+		      c);
+		for (uint64_t w = c * words; w < (c + 1) * words; w++)
+			CHECK(!m->bits[w] && !(m->summary[w / 64] >> (w % 64) & 1),
+			      "full chunk %" PRIu64 ": word %" PRIu64 " set or marked\n", c, w);
+	}
+}
+
 /* Every page, the whole run export and the summary level. */
 static void check_full(const struct encmap *m, const struct model *md)
 {
@@ -265,6 +281,7 @@ static void check_full(const struct encmap *m, const struct model *md)
 			CHECK(m->summary[w / 64] >> (w % 64) & 1, "word %" PRIu64 " unmarked\n", w);
 	if (m->npages % 64)
 		CHECK(!(m->bits[m->nwords - 1] >> (m->npages % 64)), "bits past the end\n");
+	check_chunks(m);
 }
 
 /*
@@ -353,11 +370,62 @@ static void check_invalid(struct encmap *m, uint64_t n)
 	CHECK(encmap_set_private(m, 0, 0) == -EINVAL, "private count 0\n");
 }
 
+typedef void range_fn(uint64_t n, uint64_t max_len, uint64_t *a, uint64_t *b);
+
 /*
- * ops random updates on an n-page map; after each one the touched pages
- * are compared, and every full_every steps the whole map.
+ * A random non-empty range [*a, *b) in [0, n) around chunks: whole chunks,
+ * a chunk and a few pages either side, partial chunks from a chunk edge,
+ * single pages at an edge; otherwise as rnd_range.
  */
-static void run_random(uint64_t n, uint64_t ops, uint64_t max_len, uint64_t full_every)
+static void rnd_chunk_range(uint64_t n, uint64_t max_len, uint64_t *a, uint64_t *b)
+{
+	const uint64_t ch = ENCMAP_CHUNK_PAGES, nch = n / ch + 1;
+	uint64_t s = rnd_below(nch) * ch, e;
+
+	switch (rnd_below(8)) {
+	case 0: /* whole chunks */
+		e = s + ch * (1 + rnd_below(rnd_below(2) ? 2 : nch));
+		break;
+	case 1: /* whole chunks, widened or narrowed by a few pages at either end */
+		e = s + ch * (1 + rnd_below(3)) + rnd_below(7) - 3;
+		s = s >= 3 ? s + rnd_below(7) - 3 : s + rnd_below(4);
+		break;
+	case 2: /* from a chunk edge into the chunk */
+		e = s + 1 + rnd_below(ch - 1);
+		break;
+	case 3: /* into a chunk edge from inside */
+		e = s + ch;
+		s = e - 1 - rnd_below(ch - 1);
+		break;
+	case 4: /* one page at a chunk edge */
+		s = s >= 1 && rnd_below(2) ? s - 1 : s;
+		e = s + 1;
+		break;
+	case 5: /* the whole map */
+		s = 0;
+		e = n;
+		break;
+	default:
+		rnd_range(n, max_len, a, b);
+		return;
+	}
+	if (s >= n)
+		s = n - 1 - rnd_below(n < ch ? n : ch);
+	if (e > n)
+		e = n;
+	if (e <= s)
+		e = s + 1;
+	*a = s;
+	*b = e;
+}
+
+/*
+ * ops random updates on an n-page map, ranges drawn by range; after each
+ * one the touched pages are compared, and every full_every steps the
+ * whole map.
+ */
+static void run_random_ranges(uint64_t n, uint64_t ops, uint64_t max_len, uint64_t full_every,
+			      range_fn *range)
 {
 	struct encmap m;
 	struct model md;
@@ -372,7 +440,7 @@ static void run_random(uint64_t n, uint64_t ops, uint64_t max_len, uint64_t full
 	for (test_step = 0; test_step < ops; test_step++) {
 		uint64_t a, b, dice = rnd_below(1000);
 
-		rnd_range(n, max_len, &a, &b);
+		range(n, max_len, &a, &b);
 		if (dice < 2 && n <= 5000) { /* big maps: see the reset tests */
 			encmap_reset(&m);
 			model_reset(&md);
@@ -411,6 +479,11 @@ static void run_random(uint64_t n, uint64_t ops, uint64_t max_len, uint64_t full
 		      n, ops, max_intervals, now_ms() - t0);
 	encmap_destroy(&m);
 	model_destroy(&md);
+}
+
+static void run_random(uint64_t n, uint64_t ops, uint64_t max_len, uint64_t full_every)
+{
+	run_random_ranges(n, ops, max_len, full_every, rnd_range);
 }
 
 /* ---- tests ------------------------------------------------------------- */
@@ -522,6 +595,228 @@ static void test_encmap_random_big_map(void **state)
 	run_random((1u << 14) + 5, 100000, 1u << 14, 5000);
 }
 
+static void test_encmap_random_chunk_maps(void **state)
+{
+	static const uint64_t sizes[] = {511, 512, 513, 1023, 1536, 4099, 4608};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		run_random_ranges(sizes[i], 60000, sizes[i], 50, rnd_chunk_range);
+	/* Many chunks, full checks rarer. */
+	run_random_ranges(64 * ENCMAP_CHUNK_PAGES + 100, 100000, 8 * ENCMAP_CHUNK_PAGES, 2000,
+			  rnd_chunk_range);
+}
+
+/* ---- 1 TiB against a plain bitmap ------------------------------------- */
+
+struct tib_op {
+	uint64_t a, b;
+	const struct encmap_prov *prov; /* NULL: made private */
+};
+
+struct tib_ref {
+	uint64_t n;
+	uint64_t *bits; /* 32 MiB for 1 TiB: one bit per page, nothing else */
+	uint64_t count;
+	struct tib_op ops[512]; /* provenance: the last share that covers a page */
+	unsigned int nops;
+};
+
+static bool ref_test(const struct tib_ref *r, uint64_t p)
+{
+	return r->bits[p / 64] >> (p % 64) & 1;
+}
+
+/* First page >= p whose bit equals want, or n. */
+static uint64_t ref_next(const struct tib_ref *r, uint64_t p, bool want)
+{
+	while (p < r->n && p % 64 && ref_test(r, p) != want)
+		p++;
+	while (p < r->n && r->bits[p / 64] == (want ? 0 : ~0ull))
+		p += 64;
+	while (p < r->n && ref_test(r, p) != want)
+		p++;
+	return p < r->n ? p : r->n;
+}
+
+static void ref_set(struct tib_ref *r, uint64_t a, uint64_t b, const struct encmap_prov *prov)
+{
+	for (uint64_t p = a; p < b;) {
+		uint64_t w = p / 64, lo = p % 64, hi = b - w * 64 < 64 ? b - w * 64 : 64;
+		uint64_t mask = (hi == 64 ? ~0ull : (1ull << hi) - 1) & ~((1ull << lo) - 1);
+
+		r->count -= (uint64_t)__builtin_popcountll(r->bits[w] & mask);
+		r->bits[w] = prov ? r->bits[w] | mask : r->bits[w] & ~mask;
+		r->count += prov ? (uint64_t)__builtin_popcountll(mask) : 0;
+		p = w * 64 + hi;
+	}
+	r->ops[r->nops++] = (struct tib_op){a, b, prov};
+}
+
+static void tib_check_page(const struct encmap *m, const struct tib_ref *r, uint64_t p)
+{
+	struct encmap_prov got;
+	bool shared = p < r->n && ref_test(r, p);
+
+	if (p >= r->n)
+		return;
+	CHECK(encmap_is_shared(m, p) == shared, "page %" PRIu64 "\n", p);
+	CHECK(encmap_provenance(m, p, &got) == shared, "provenance presence %" PRIu64 "\n", p);
+	if (!shared)
+		return;
+	for (unsigned int i = r->nops; i-- > 0;) {
+		if (p >= r->ops[i].a && p < r->ops[i].b) {
+			CHECK(r->ops[i].prov && prov_eq(&got, r->ops[i].prov),
+			      "provenance of %" PRIu64 "\n", p);
+			return;
+		}
+	}
+	fail_msg("page %" PRIu64 " shared by no operation", p);
+}
+
+static void tib_check_run(const struct encmap *m, const struct tib_ref *r, uint64_t from)
+{
+	struct encmap_run got;
+	uint64_t s, e;
+	bool g;
+
+	if (from >= r->n)
+		return;
+	g = encmap_next_run(m, from, &got);
+	s = from;
+	if (ref_test(r, s)) {
+		while (s > 0 && ref_test(r, s - 1)) /* short walks: runs start near from */
+			s = s % 64 == 0 && s >= 64 && r->bits[s / 64 - 1] == ~0ull ? s - 64 : s - 1;
+	} else {
+		s = ref_next(r, s, true);
+	}
+	if (s >= r->n) {
+		CHECK(!g, "next_run(%" PRIu64 ") found a run\n", from);
+		return;
+	}
+	e = ref_next(r, s, false);
+	CHECK(g && got.start == s && got.end == e,
+	      "next_run(%" PRIu64 ") = [%" PRIu64 ",%" PRIu64 ") want [%" PRIu64 ",%" PRIu64 ")\n",
+	      from, got.start, got.end, s, e);
+}
+
+/*
+ * 1 TiB (2^28 pages): random chunk-sized and huge ranges, partial chunks,
+ * single pages, the whole map; every page near the range ends, the chunk
+ * edges and random pages inside are compared, the exports from there,
+ * and the whole export every 40 operations.
+ */
+static void test_encmap_terabyte_random_chunks(void **state)
+{
+	const uint64_t n = 1ull << 28, ch = ENCMAP_CHUNK_PAGES;
+	static struct tib_ref r;
+	struct encmap m;
+	struct encmap_mem mem;
+	double t0 = now_ms();
+
+	(void)state;
+	rnd_seed(0x7e1b);
+	r.n = n;
+	r.count = 0;
+	r.nops = 0;
+	r.bits = calloc(n / 64, sizeof(uint64_t));
+	assert_non_null(r.bits);
+	assert_int_equal(encmap_init(&m, n), 0);
+	for (test_step = 0; test_step < sizeof(r.ops) / sizeof(r.ops[0]); test_step++) {
+		uint64_t a, b, len, dice = rnd_below(100);
+		const struct encmap_prov *p = &provs[rnd_below(3)];
+
+		if (dice < 3) {
+			a = 0;
+			b = n;
+		} else {
+			/* Up to 2^24 pages (64 GiB), chunk-aligned or not at either end. */
+			len = 1 + rnd_below(1ull << (1 + rnd_below(24)));
+			a = rnd_below(n - len);
+			if (rnd_below(2))
+				a -= a % ch;
+			b = a + len;
+			if (rnd_below(2) && b % ch && b + ch - b % ch <= n)
+				b += ch - b % ch;
+		}
+		if (rnd_below(100) < 55) {
+			CHECK(encmap_set_shared(&m, a, b - a, p) == 0, "share\n");
+			ref_set(&r, a, b, p);
+		} else {
+			CHECK(encmap_set_private(&m, a, b - a) == 0, "private\n");
+			ref_set(&r, a, b, NULL);
+		}
+		CHECK(encmap_count_shared(&m) == r.count, "count %" PRIu64 " want %" PRIu64 "\n",
+		      encmap_count_shared(&m), r.count);
+		for (int d = -2; d <= 2; d++) {
+			uint64_t edges[] = {
+				a, b, a - a % ch, a - a % ch + ch, b - b % ch, b - b % ch + ch};
+
+			for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
+				tib_check_page(&m, &r, edges[i] + (uint64_t)d);
+		}
+		for (int i = 0; i < 16; i++)
+			tib_check_page(&m, &r, a + rnd_below(b - a));
+		tib_check_run(&m, &r, a ? a - 1 : 0);
+		tib_check_run(&m, &r, b - 1);
+		tib_check_run(&m, &r, rnd_below(n));
+		if (test_step % 40 == 39) {
+			struct encmap_run run;
+			uint64_t from = 0, total = 0;
+
+			while (encmap_next_run(&m, from, &run)) {
+				tib_check_run(&m, &r, from);
+				total += run.end - run.start;
+				from = run.end;
+			}
+			tib_check_run(&m, &r, from);
+			CHECK(total == r.count, "export covers %" PRIu64 " want %" PRIu64 "\n",
+			      total, r.count);
+			check_chunks(&m);
+		}
+	}
+	assert_int_equal(encmap_mem_usage(&m, &mem), 0);
+	print_message("1 TiB: %u random chunk operations checked, %" PRIu64
+		      " pages shared, bitmap %" PRIu64 " KiB resident, %.0f ms\n",
+		      r.nops, r.count, mem.bitmap_rss >> 10, now_ms() - t0);
+	encmap_destroy(&m);
+	free(r.bits);
+}
+
+/* A 1 TiB map whose guest shares 1 GiB in 2 MiB-aligned and odd pieces stays small. */
+static void test_encmap_terabyte_sparse_chunks(void **state)
+{
+	const uint64_t n = 1ull << 28;
+	struct encmap m;
+	struct encmap_mem mem;
+	uint64_t shared = 0;
+
+	(void)state;
+	rnd_seed(0x51);
+	assert_int_equal(encmap_init(&m, n), 0);
+	/* 256 MiB at once, 256 MiB as 2 MiB pieces spread over the map, 512 MiB in odd pieces. */
+	assert_int_equal(encmap_set_shared(&m, 1ull << 20, 1ull << 16, &provs[0]), 0);
+	shared += 1ull << 16;
+	for (int i = 0; i < 128; i++) {
+		uint64_t a = (1ull << 21) + (uint64_t)i * (n / 256);
+
+		assert_int_equal(encmap_set_shared(&m, a, 512, &provs[1]), 0);
+		shared += 512;
+	}
+	for (int i = 0; i < 256; i++) {
+		uint64_t a = (3ull << 26) + (uint64_t)i * (1ull << 18) + 1 + rnd_below(100);
+
+		assert_int_equal(encmap_set_shared(&m, a, 512, &provs[2]), 0);
+		shared += 512;
+	}
+	assert_int_equal(encmap_count_shared(&m), shared);
+	assert_int_equal(encmap_mem_usage(&m, &mem), 0);
+	print_message("1 TiB map, %" PRIu64 " MiB shared: %" PRIu64 " KiB resident\n", shared >> 8,
+		      mem.bitmap_rss >> 10);
+	assert_true(mem.bitmap_rss < (4u << 20));
+	encmap_destroy(&m);
+}
+
 static void test_encmap_terabyte_set_reset(void **state)
 {
 	const uint64_t n = 1ull << 28; /* 1 TiB of 4 KiB pages */
@@ -575,12 +870,20 @@ static void test_encmap_reset_mostly_dirty(void **state)
 	struct encmap m;
 	struct encmap_run r;
 	struct encmap_mem mem;
+	uint64_t holes = 0;
 
 	(void)state;
 	assert_int_equal(encmap_init(&m, n), 0);
 	assert_int_equal(encmap_set_shared(&m, 0, n, &provs[0]), 0);
+	/* Whole chunks are shared without writing their words: almost nothing resident. */
+	assert_int_equal(encmap_mem_usage(&m, &mem), 0);
+	assert_true(mem.bitmap_rss < n / 64);
 	assert_int_equal(encmap_set_private(&m, n / 2, 1), 0);
-	assert_int_equal(encmap_count_shared(&m), n - 1);
+	holes++;
+	/* One private page per 512-page chunk turns every chunk back into words. */
+	for (uint64_t p = 7; p < n; p += 512, holes++)
+		assert_int_equal(encmap_set_private(&m, p, 1), 0);
+	assert_int_equal(encmap_count_shared(&m), n - holes);
 	assert_int_equal(encmap_mem_usage(&m, &mem), 0);
 	assert_true(mem.bitmap_rss >= n / 8);
 
@@ -703,6 +1006,9 @@ int main(void)
 		cmocka_unit_test(test_encmap_random_tiny_maps),
 		cmocka_unit_test(test_encmap_random_medium_maps),
 		cmocka_unit_test(test_encmap_random_big_map),
+		cmocka_unit_test(test_encmap_random_chunk_maps),
+		cmocka_unit_test(test_encmap_terabyte_random_chunks),
+		cmocka_unit_test(test_encmap_terabyte_sparse_chunks),
 		cmocka_unit_test(test_encmap_terabyte_set_reset),
 		cmocka_unit_test(test_encmap_reset_mostly_dirty),
 		cmocka_unit_test(test_encmap_alternating_shares),

@@ -3,8 +3,10 @@
  * The host view of guest memory (hostmem.h) and the oracle's guest truth
  * (oracle.h), on the firmware identity map the VMM builds under SEV
  * (x86_identity_map_encrypt): RAM private, the firmware window and ucall
- * pages shared. The memory controller's cipher here is a test stand-in
- * keyed by the GPA; the software PSP's AES-XTS has its own tests.
+ * pages shared. The memory controller's cipher is first a test stand-in
+ * keyed by the GPA, then the software PSP's AES-128-XTS as vm_create
+ * attaches it (hostmem_attach_psp); the cipher itself has its own tests
+ * (test_psp.c).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +20,7 @@
 #include "hostmem.h"
 #include "memory.h"
 #include "oracle.h"
+#include "psp.h"
 #include "util.h"
 #include "x86.h"
 
@@ -28,6 +31,7 @@
 
 static struct guest_mem mem;
 static int encrypt_calls;
+static struct psp *psp; /* the VM's PSP in the *_psp tests */
 
 /* DRAM as a tweaked cipher would hold it: every byte changes, per GPA. */
 static int fake_encrypt(void *ctx, uint64_t gpa, const void *plain, void *out, size_t len)
@@ -63,6 +67,35 @@ static int teardown(void **state)
 	(void)state;
 	mem_free(&mem);
 	return 0;
+}
+
+/* The same memory with a VM's software PSP as the memory controller. */
+static int setup_psp(void **state)
+{
+	if (setup(state))
+		return -1;
+	return psp_soft_create(NULL, &psp) ? -1 : 0;
+}
+
+static int teardown_psp(void **state)
+{
+	psp_destroy(psp);
+	psp = NULL;
+	return teardown(state);
+}
+
+static struct hostmem psp_view(void)
+{
+	struct hostmem hm = {.mem = &mem, .cbit_mask = CBIT};
+
+	hostmem_attach_psp(&hm, psp);
+	return hm;
+}
+
+static void fill_pattern(uint8_t *p, size_t len, uint8_t salt)
+{
+	for (size_t i = 0; i < len; i++)
+		p[i] = (uint8_t)(i * 31 + salt);
 }
 
 static uint64_t *leaf_of(uint64_t gpa)
@@ -209,6 +242,125 @@ static void test_hostmem_private_without_cipher(void **state)
 	assert_int_equal(hostmem_read(&hm, PML4_GPA, MEM_UCALL_GPA, buf, 8), HOSTMEM_PLAIN);
 }
 
+/*
+ * The real cipher: a C=1 page reads as AES-XTS ciphertext under the VM's
+ * key, which the PSP turns back into the guest's plaintext.
+ */
+static void test_hostmem_psp_private_reads_ciphertext(void **state)
+{
+	struct hostmem hm = psp_view();
+	uint8_t *ram = mem_gpa_to_hva(&mem, RAM_PAGE, PAGE_SIZE);
+	uint8_t buf[PAGE_SIZE], back[PAGE_SIZE], part[8];
+
+	(void)state;
+	fill_pattern(ram, PAGE_SIZE, 1);
+	assert_int_equal(hostmem_read(&hm, PML4_GPA, RAM_PAGE, buf, PAGE_SIZE), HOSTMEM_CIPHERTEXT);
+	assert_memory_not_equal(buf, ram, PAGE_SIZE);
+	assert_int_equal(psp_mem_decrypt(psp, RAM_PAGE, buf, back, PAGE_SIZE), 0);
+	assert_memory_equal(back, ram, PAGE_SIZE);
+	/* A sub-range is that part of the page's ciphertext. */
+	assert_int_equal(hostmem_read(&hm, PML4_GPA, RAM_PAGE + 100, part, sizeof(part)),
+			 HOSTMEM_CIPHERTEXT);
+	assert_memory_equal(part, buf + 100, sizeof(part));
+}
+
+/* Same plaintext, two GPAs: two ciphertexts; moved or under another VM's key: garbage. */
+static void test_hostmem_psp_tweak_and_key(void **state)
+{
+	struct hostmem hm = psp_view();
+	uint8_t *ram = mem_gpa_to_hva(&mem, RAM_PAGE, 2 * PAGE_SIZE);
+	uint8_t a[PAGE_SIZE], b[PAGE_SIZE], back[PAGE_SIZE];
+	struct psp *other;
+
+	(void)state;
+	fill_pattern(ram, PAGE_SIZE, 2);
+	memcpy(ram + PAGE_SIZE, ram, PAGE_SIZE);
+	assert_int_equal(hostmem_read(&hm, PML4_GPA, RAM_PAGE, a, PAGE_SIZE), HOSTMEM_CIPHERTEXT);
+	assert_int_equal(hostmem_read(&hm, PML4_GPA, RAM_PAGE + PAGE_SIZE, b, PAGE_SIZE),
+			 HOSTMEM_CIPHERTEXT);
+	assert_memory_not_equal(a, b, PAGE_SIZE);
+	/* Page A's ciphertext copied to B's address. */
+	assert_int_equal(psp_mem_decrypt(psp, RAM_PAGE + PAGE_SIZE, a, back, PAGE_SIZE), 0);
+	assert_memory_not_equal(back, ram, PAGE_SIZE);
+	/* Another VM (its own PSP, its own VEK) at the same address. */
+	assert_int_equal(psp_soft_create(NULL, &other), 0);
+	assert_int_equal(psp_mem_decrypt(other, RAM_PAGE, a, back, PAGE_SIZE), 0);
+	psp_destroy(other);
+	assert_memory_not_equal(back, ram, PAGE_SIZE);
+}
+
+/* C=0 reads as it is, with the cipher attached too. */
+static void test_hostmem_psp_shared_reads_plain(void **state)
+{
+	struct hostmem hm = psp_view();
+	uint8_t *uc = mem_gpa_to_hva(&mem, MEM_UCALL_GPA, PAGE_SIZE), buf[PAGE_SIZE];
+
+	(void)state;
+	fill_pattern(uc, PAGE_SIZE, 3);
+	assert_int_equal(hostmem_read(&hm, PML4_GPA, MEM_UCALL_GPA, buf, PAGE_SIZE), HOSTMEM_PLAIN);
+	assert_memory_equal(buf, uc, PAGE_SIZE);
+}
+
+/* Flipping the C-bit in the page tables changes the view at the next read. */
+static void test_hostmem_psp_cbit_flip(void **state)
+{
+	struct hostmem hm = psp_view();
+	uint8_t *ram = mem_gpa_to_hva(&mem, RAM_PAGE, PAGE_SIZE);
+	uint8_t first[64], buf[64];
+	uint64_t *pde = leaf_of(RAM_PAGE);
+
+	(void)state;
+	fill_pattern(ram, 64, 4);
+	assert_int_equal(hostmem_read(&hm, PML4_GPA, RAM_PAGE, first, 64), HOSTMEM_CIPHERTEXT);
+	assert_memory_not_equal(first, ram, 64);
+	*pde &= ~CBIT;
+	assert_int_equal(hostmem_read(&hm, PML4_GPA, RAM_PAGE, buf, 64), HOSTMEM_PLAIN);
+	assert_memory_equal(buf, ram, 64);
+	*pde |= CBIT;
+	assert_int_equal(hostmem_read(&hm, PML4_GPA, RAM_PAGE, buf, 64), HOSTMEM_CIPHERTEXT);
+	assert_memory_equal(buf, first, 64);
+}
+
+/*
+ * A host write into a private page lands in DRAM as written: the guest
+ * then reads psp_mem_decrypt(what DRAM holds), garbage. XTS keeps every
+ * 16-byte block its own (IEEE 1619), so a block-aligned partial write
+ * garbles only the blocks it touches, as SEV's engine does.
+ */
+static void test_hostmem_psp_write_private(void **state)
+{
+	struct hostmem hm = psp_view();
+	uint8_t *ram = mem_gpa_to_hva(&mem, RAM_PAGE, PAGE_SIZE);
+	uint8_t w[PAGE_SIZE], want[PAGE_SIZE], dram[PAGE_SIZE], before[PAGE_SIZE];
+
+	(void)state;
+	fill_pattern(w, PAGE_SIZE, 5);
+	assert_int_equal(hostmem_write(&hm, PML4_GPA, RAM_PAGE, w, PAGE_SIZE), 0);
+	assert_int_equal(psp_mem_decrypt(psp, RAM_PAGE, w, want, PAGE_SIZE), 0);
+	assert_memory_equal(ram, want, PAGE_SIZE);
+	assert_memory_not_equal(ram, w, PAGE_SIZE);
+	/* The host reads back what it wrote: DRAM holds it. */
+	assert_int_equal(hostmem_read(&hm, PML4_GPA, RAM_PAGE, dram, PAGE_SIZE),
+			 HOSTMEM_CIPHERTEXT);
+	assert_memory_equal(dram, w, PAGE_SIZE);
+
+	/* 16 bytes at offset 32 of a page whose plaintext the guest knows. */
+	fill_pattern(ram, PAGE_SIZE, 6);
+	memcpy(before, ram, PAGE_SIZE);
+	assert_int_equal(psp_mem_encrypt(psp, RAM_PAGE, before, dram, PAGE_SIZE), 0);
+	memcpy(dram + 32, w, 16);
+	assert_int_equal(psp_mem_decrypt(psp, RAM_PAGE, dram, want, PAGE_SIZE), 0);
+	assert_int_equal(hostmem_write(&hm, PML4_GPA, RAM_PAGE + 32, w, 16), 0);
+	assert_memory_equal(ram, want, PAGE_SIZE);
+	assert_memory_not_equal(ram + 32, before + 32, 16);
+	assert_memory_equal(ram, before, 32);
+	assert_memory_equal(ram + 48, before + 48, PAGE_SIZE - 48);
+
+	/* A shared page takes the bytes as they are. */
+	assert_int_equal(hostmem_write(&hm, PML4_GPA, MEM_UCALL_GPA, w, 64), 0);
+	assert_memory_equal(mem_gpa_to_hva(&mem, MEM_UCALL_GPA, 64), w, 64);
+}
+
 /* The ucall pages: one per vCPU, a struct or string never crosses one. */
 static void test_mem_ucall_pages(void **state)
 {
@@ -241,6 +393,16 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hostmem_tweak_per_gpa, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostmem_private_without_cipher, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_hostmem_psp_private_reads_ciphertext,
+						setup_psp, teardown_psp),
+		cmocka_unit_test_setup_teardown(test_hostmem_psp_tweak_and_key, setup_psp,
+						teardown_psp),
+		cmocka_unit_test_setup_teardown(test_hostmem_psp_shared_reads_plain, setup_psp,
+						teardown_psp),
+		cmocka_unit_test_setup_teardown(test_hostmem_psp_cbit_flip, setup_psp,
+						teardown_psp),
+		cmocka_unit_test_setup_teardown(test_hostmem_psp_write_private, setup_psp,
+						teardown_psp),
 		cmocka_unit_test_setup_teardown(test_mem_ucall_pages, setup, teardown),
 	};
 

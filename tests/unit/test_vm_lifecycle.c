@@ -18,22 +18,8 @@
 #include <unistd.h>
 
 #include "options.h"
+#include "proc_entries.h"
 #include "vm.h"
-
-/* Entries of a /proc/self directory (the DIR's own fd excluded for "fd"). */
-static int count_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return strstr(dir, "/fd") ? n - 1 : n;
-}
 
 static int run_vm(const char *const *args, int nargs)
 {
