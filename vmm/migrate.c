@@ -312,20 +312,11 @@ struct fd_chan {
 static int fd_write(void *ctx, const void *buf, size_t len)
 {
 	struct fd_chan *c = ctx;
-	const uint8_t *p = buf;
+	int r = write_all(c->fd, buf, len, c->sock);
 
-	while (len) {
-		ssize_t n = c->sock ? send(c->fd, p, len, MSG_NOSIGNAL) : write(c->fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		len -= (size_t)n;
-		c->bytes += (uint64_t)n;
-	}
-	return 0;
+	if (r == 0)
+		c->bytes += len;
+	return r;
 }
 
 static int fd_read(void *ctx, void *buf, size_t len)
@@ -416,24 +407,22 @@ static int host_caps_get(const struct vm *vm, struct host_caps *hc)
 static int msrs_each(int fd, unsigned long req, struct kvm_msr_entry *e, uint32_t n,
 		     uint32_t *refused)
 {
-	struct {
-		struct kvm_msrs h;
-		struct kvm_msr_entry e[MVS_MSRS_MAX];
-	} buf;
+	struct kvm_msrs *buf = malloc(sizeof(*buf) + (size_t)n * sizeof(*e));
 	uint32_t done = 0, kept = 0;
+	int r = 0;
 
 	*refused = 0;
+	if (!buf)
+		return -ENOMEM;
 	while (done < n) {
-		int r;
-
-		memset(&buf.h, 0, sizeof(buf.h));
-		buf.h.nmsrs = n - done;
-		memcpy(buf.e, e + done, (n - done) * sizeof(*e));
-		r = kvm_ioctl_raw(fd, req, &buf);
+		memset(buf, 0, sizeof(*buf));
+		buf->nmsrs = n - done;
+		memcpy(buf->entries, e + done, (n - done) * sizeof(*e));
+		r = kvm_ioctl_raw(fd, req, buf);
 		if (r < 0)
-			return r;
+			break;
 		if (req == KVM_GET_MSRS)
-			memmove(e + kept, buf.e, (size_t)r * sizeof(*e));
+			memmove(e + kept, buf->entries, (size_t)r * sizeof(*e));
 		kept += (uint32_t)r;
 		done += (uint32_t)r;
 		if (done < n) {
@@ -441,7 +430,8 @@ static int msrs_each(int fd, unsigned long req, struct kvm_msr_entry *e, uint32_
 			(*refused)++;
 		}
 	}
-	return (int)kept;
+	free(buf);
+	return r < 0 ? r : (int)kept;
 }
 
 static int vcpu_save(struct vcpu *v, const struct host_caps *hc, struct stream_vcpu *sv,

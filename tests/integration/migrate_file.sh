@@ -23,42 +23,8 @@ migrate() {
 	cp "$TMP/err" "$TMP/dst.err"
 }
 
-# The two logs read as one run: seq strictly increasing across both, one
-# start (source), one exit (destination), migration_done on both sides.
 logs_one_run() {
-	python3 - "$TMP/src.jsonl" "$TMP/dst.jsonl" <<'PY'
-import json, sys
-src = [json.loads(l) for l in open(sys.argv[1])]
-dst = [json.loads(l) for l in open(sys.argv[2])]
-bad = []
-seqs = [e["seq"] for e in src + dst]
-if any(b <= a for a, b in zip(seqs, seqs[1:])):
-    bad.append(f"seq not strictly increasing across source then destination: {seqs}")
-if seqs and seqs[0] != 1:
-    bad.append("the source's log does not start at seq 1")
-types_s = [e["type"] for e in src]
-types_d = [e["type"] for e in dst]
-if types_s.count("start") != 1 or "exit" in types_s:
-    bad.append(f"source: want one start and no exit, got {types_s}")
-if "start" in types_d or types_d.count("exit") != 1:
-    bad.append(f"destination: want no start and one exit, got {types_d}")
-done = [e for e in src + dst if e["type"] == "migration_done"]
-if [e.get("side") for e in done] != ["source", "destination"]:
-    bad.append(f"migration_done sides {[e.get('side') for e in done]}")
-for e in done:
-    for k in ("total_ms", "downtime_us", "bytes", "pages_shared", "pages_private"):
-        if not isinstance(e.get(k), int):
-            bad.append(f"migration_done ({e.get('side')}) lacks {k}")
-x = [e for e in dst if e["type"] == "exit"]
-if x and x[0]["status"] != 0:
-    bad.append(f"destination exit status {x[0]['status']}")
-for e in done:
-    print(f"  {e['side']}: total {e['total_ms']} ms, downtime {e['downtime_us']} us, "
-          f"{e['bytes']} bytes, {e['pages_shared']} pages")
-for b in bad:
-    print("FAIL:", b)
-sys.exit(1 if bad else 0)
-PY
+	migration_logs_ok "$TMP/src.jsonl" "$TMP/dst.jsonl" "${1:-migrated run}"
 }
 
 # 1. hello, migrated at its first exit.

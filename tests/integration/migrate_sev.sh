@@ -29,32 +29,7 @@ sev_migrate() {
 		show_output
 		return 1
 	fi
-	python3 - "$TMP/src.jsonl" "$TMP/dst.jsonl" "$what" <<'PY' || { FAILS=$((FAILS + 1)); return 1; }
-import json, sys
-src = [json.loads(l) for l in open(sys.argv[1])]
-dst = [json.loads(l) for l in open(sys.argv[2])]
-bad = []
-seqs = [e["seq"] for e in src + dst]
-if any(b <= a for a, b in zip(seqs, seqs[1:])):
-    bad.append("seq not strictly increasing across the two logs")
-checks = [e for e in dst if e["type"] == "check"]
-if any(not c["pass"] for c in src + dst if c["type"] == "check"):
-    bad.append("a bitmap check failed")
-x = [e for e in dst if e["type"] == "exit"]
-if len(x) != 1 or x[0]["status"] != 0 or x[0]["checks_failed"] != 0:
-    bad.append(f"destination exit event {x}")
-done = {e["side"]: e for e in src + dst if e["type"] == "migration_done"}
-if set(done) != {"source", "destination"} or done["source"]["pages_private"] == 0:
-    bad.append(f"migration_done {done}")
-else:
-    s = done["source"]
-    print(f"  {sys.argv[3]}: {s['pages_private']} private + {s['pages_shared']} shared pages, "
-          f"{s['bytes']} bytes, source downtime {s['downtime_us']} us, "
-          f"{len(checks)} checks at the destination")
-for b in bad:
-    print("FAIL:", sys.argv[3] + ":", b)
-sys.exit(1 if bad else 0)
-PY
+	migration_logs_ok "$TMP/src.jsonl" "$TMP/dst.jsonl" "$what" || { FAILS=$((FAILS + 1)); return 1; }
 	pass "$what"
 }
 
