@@ -19,7 +19,7 @@ BUILD=${BUILD:-$SRC/build-fuzz}
 SECONDS_PER_TARGET=${1:-60}
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(elf dispatch hypercall ucall options script psp_receive psp_session stream)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(elf dispatch hypercall ucall options script psp_receive psp_session stream schedule)
 PARALLEL=${FUZZ_PARALLEL:-1}
 
 case $SECONDS_PER_TARGET in

@@ -39,6 +39,11 @@ void __attribute__((noreturn)) guest_done(uint64_t status);
 void __attribute__((noreturn))
 guest_abort(const char *expr, const char *file, int line, uint64_t value);
 void guest_sync(uint64_t tag, uint64_t arg, uint64_t flags);
+/*
+ * Stop this CPU for good (until a CPU_ON): back on the firmware's map,
+ * then tell the others (*counter = 0 with clear, else decrement), then PARK.
+ */
+void __attribute__((noreturn)) cpu_park(volatile uint32_t *counter, bool clear);
 /* SYNC with args[1..3] (the reboot-path events). */
 void guest_sync4(uint64_t tag, uint64_t arg, uint64_t a2, uint64_t a3);
 void guest_yield(void);

@@ -140,10 +140,7 @@ void kexec_ap_main(uint64_t cpu)
 		guest_yield();
 	}
 	ap_reboot_hook(cpu);
-	__atomic_sub_fetch(&aps_running, 1, __ATOMIC_SEQ_CST);
-	ucall(UCALL_PARK, 0);
-	for (;;)
-		__asm__ volatile("hlt");
+	cpu_park(&aps_running, false);
 }
 
 /* cpu_up(): CPU_ON, and under reboot=linux wait until the AP is online. */

@@ -324,6 +324,23 @@ uint64_t ucall(uint32_t cmd, unsigned nargs, ...)
 	return ret;
 }
 
+void __attribute__((noreturn)) cpu_park(volatile uint32_t *counter, bool clear)
+{
+	/*
+	 * Onto the firmware's identity map first: once the others see this
+	 * CPU gone, the next kernel may reuse the memory of our page tables,
+	 * and the PARK ucall is read through whatever this CPU maps.
+	 */
+	write_cr3(boot_cr3);
+	if (clear)
+		__atomic_store_n(counter, 0, __ATOMIC_SEQ_CST);
+	else
+		__atomic_sub_fetch(counter, 1, __ATOMIC_SEQ_CST);
+	ucall(UCALL_PARK, 0);
+	for (;;)
+		__asm__ volatile("hlt");
+}
+
 void guest_done(uint64_t status)
 {
 	console_flush();

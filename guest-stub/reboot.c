@@ -129,10 +129,7 @@ static void __attribute__((noreturn)) stop_this_cpu(uint32_t cpu, enum guest_sto
 	struct cpu *c = &cpus[cpu];
 
 	guest_sync4(SYNC_CPU_STOPPED, boot.generation, how, c->where);
-	__atomic_store_n(&c->online, 0, __ATOMIC_SEQ_CST);
-	ucall(UCALL_PARK, 0);
-	for (;;)
-		__asm__ volatile("hlt");
+	cpu_park(&c->online, true);
 }
 
 void irq_point(enum guest_where where)
@@ -411,6 +408,17 @@ static void device_shutdown(void)
 
 /* ---- machine_shutdown: native_machine_shutdown ---- */
 
+/* NMI every AP still online and wait until they all stopped. */
+static void nmi_other_cpus(void)
+{
+	guest_sync4(SYNC_STOP_CPUS, boot.generation, STOP_NMI, 0);
+	for (uint32_t cpu = 1; cpu < boot.nr_cpus; cpu++)
+		if (cpus[cpu].online)
+			cpus[cpu].nmi = 1;
+	while (online_aps())
+		wait_round();
+}
+
 static void stop_other_cpus(void)
 {
 	uint32_t rounds = 0;
@@ -423,28 +431,16 @@ static void stop_other_cpus(void)
 			__atomic_or_fetch(&cpus[cpu].ipi, IPI_STOP, __ATOMIC_SEQ_CST);
 	while (online_aps() && rounds++ < STOP_WAIT_ROUNDS)
 		wait_round();
-	if (!online_aps())
-		return;
 	/* Some AP did not answer the maskable IPI: NMI it. */
-	guest_sync4(SYNC_STOP_CPUS, boot.generation, STOP_NMI, 0);
-	for (uint32_t cpu = 1; cpu < boot.nr_cpus; cpu++)
-		if (cpus[cpu].online)
-			cpus[cpu].nmi = 1;
-	while (online_aps())
-		wait_round();
+	if (online_aps())
+		nmi_other_cpus();
 }
 
 /* crash_smp_send_stop: NMIs, no maskable IPI first. */
 static void crash_stop_other_cpus(void)
 {
-	if (!online_aps())
-		return;
-	guest_sync4(SYNC_STOP_CPUS, boot.generation, STOP_NMI, 0);
-	for (uint32_t cpu = 1; cpu < boot.nr_cpus; cpu++)
-		if (cpus[cpu].online)
-			cpus[cpu].nmi = 1;
-	while (online_aps())
-		wait_round();
+	if (online_aps())
+		nmi_other_cpus();
 }
 
 /*
@@ -587,11 +583,8 @@ static void cpu_down_ipi(uint32_t cpu)
 	down_fn(cpu);
 	cpus[cpu].was_offlined = 1;
 	/* The CPU is dead to the kernel from here: it parks. */
-	__atomic_store_n(&cpus[cpu].online, 0, __ATOMIC_SEQ_CST);
 	__atomic_sub_fetch(&call_pending, 1, __ATOMIC_SEQ_CST);
-	ucall(UCALL_PARK, 0);
-	for (;;)
-		__asm__ volatile("hlt");
+	cpu_park(&cpus[cpu].online, true);
 }
 
 /*

@@ -2,6 +2,7 @@
 #include "device.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
 
 #include "hostmem.h"
@@ -76,37 +77,68 @@ static int queue_irq(struct vcpu *vcpu, uint32_t kind, uint32_t id)
 	return r;
 }
 
+/*
+ * Lock held. Which interrupt to raise at this exit, if any: drawn from
+ * the device's PRNG, or the recorded one when a schedule is replayed
+ * (schedule.h). false: none. *slot: the open request it completes.
+ */
+static bool device_decide_locked(struct vcpu *vcpu, uint32_t *kind, uint32_t *id, unsigned *slot)
+{
+	struct device *d = &vcpu->vm->device;
+	int r = sched_replay_irq_locked(vcpu, kind, id);
+
+	if (r == 0)
+		return false;
+	if (r > 0) {
+		for (*slot = 0; *kind == IRQ_REQ_DONE && *slot < d->nr_open; ++*slot)
+			if (d->open[*slot] == *id)
+				return true;
+		if (*kind == IRQ_REQ_NEW && *id == d->next_id && d->nr_open < DEVICE_MAX_OPEN)
+			return true;
+		sched_mismatch_locked(vcpu,
+				      "the recorded interrupt (%s request %u) cannot be raised on "
+				      "vCPU %u at exit %" PRIu64,
+				      *kind == IRQ_REQ_NEW ? "new" : "done", *id, vcpu->id,
+				      vcpu->exits);
+		return false;
+	}
+	if (sched_rand(&d->rng) % 1000000 >= d->rate_ppm)
+		return false;
+	/* Start a request, or complete an open one (never more than the device has). */
+	if (d->nr_open && (d->nr_open == DEVICE_MAX_OPEN || (sched_rand(&d->rng) & 1))) {
+		*slot = (unsigned)(sched_rand(&d->rng) % d->nr_open);
+		*kind = IRQ_REQ_DONE;
+		*id = d->open[*slot];
+	} else {
+		*kind = IRQ_REQ_NEW;
+		*id = d->next_id;
+	}
+	return true;
+}
+
 void device_after_exit(struct vcpu *vcpu)
 {
 	struct vm *vm = vcpu->vm;
 	struct device *d = &vm->device;
 	uint32_t kind, id;
+	unsigned slot = 0;
 	int r;
 
 	if (!d->rate_ppm || vcpu->id >= vm->mem.nr_ucall_pages)
 		return;
 	pthread_mutex_lock(&vm->lock);
-	if (!d->on || vcpu->state != VCPU_RUNNING || sched_rand(&d->rng) % 1000000 >= d->rate_ppm) {
+	if (!d->on || vcpu->state != VCPU_RUNNING ||
+	    !device_decide_locked(vcpu, &kind, &id, &slot)) {
 		pthread_mutex_unlock(&vm->lock);
 		return;
 	}
-	/* Start a request, or complete an open one (never more than the device has). */
-	if (d->nr_open && (d->nr_open == DEVICE_MAX_OPEN || (sched_rand(&d->rng) & 1))) {
-		unsigned i = (unsigned)(sched_rand(&d->rng) % d->nr_open);
-
-		kind = IRQ_REQ_DONE;
-		id = d->open[i];
-		r = queue_irq(vcpu, kind, id);
-		if (r == 0)
-			d->open[i] = d->open[--d->nr_open];
-	} else {
-		kind = IRQ_REQ_NEW;
-		id = d->next_id;
-		r = queue_irq(vcpu, kind, id);
-		if (r == 0) {
-			d->next_id++;
-			d->open[d->nr_open++] = id;
-		}
+	sched_record_irq_locked(vcpu, kind, id);
+	r = queue_irq(vcpu, kind, id);
+	if (r == 0 && kind == IRQ_REQ_DONE) {
+		d->open[slot] = d->open[--d->nr_open];
+	} else if (r == 0) {
+		d->next_id++;
+		d->open[d->nr_open++] = id;
 	}
 	if (r == 0)
 		d->raised++;

@@ -123,6 +123,13 @@ int migrate_check_plan(struct vm *vm)
 	if (vm->opts.migrate_to.kind == MIGRATE_URI_NONE)
 		return 0;
 	migrate_uri_str(&vm->opts.migrate_to, uri, sizeof(uri));
+	if (vm->opts.pct || vm->opts.schedule_in || vm->opts.schedule_out) {
+		fprintf(stderr,
+			"mini-vmm: --migrate-to with --sched=pct, --schedule or --schedule-out: "
+			"their state (priorities, the schedule's position, the record) is not in "
+			"the stream yet; plain --sched=serial migrates\n");
+		return EXIT_USAGE;
+	}
 	if (vm->opts.sev && !vm->psp) {
 		fprintf(stderr,
 			"mini-vmm: --migrate-to %s with --sev: private pages go through the "
@@ -358,8 +365,10 @@ struct mig_blob {
 	uint32_t reserved;
 	uint64_t raised;
 	uint64_t stop_real_ns; /* CLOCK_REALTIME when the last vCPU stopped */
+	/* Userspace exits per vCPU: the serial scheduler logs them (sched events). */
+	uint64_t exits[VM_MAX_VCPUS];
 };
-_Static_assert(sizeof(struct mig_blob) == 72, "mig_blob size");
+_Static_assert(sizeof(struct mig_blob) == 72 + 8 * VM_MAX_VCPUS, "mig_blob size");
 
 enum {
 	SW_SCHED_RNG,
@@ -763,6 +772,8 @@ static int send_vmstate(struct vm *vm, struct stream_writer *w, uint64_t stop_re
 	memcpy(blob.open, vm->device.open, sizeof(blob.open));
 	blob.raised = vm->device.raised;
 	blob.stop_real_ns = stop_real_ns;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		blob.exits[i] = vm->vcpus[i].exits;
 	vs.s.device_len = sizeof(blob);
 	vs.device = &blob;
 	return stream_write_vmstate(w, &vs);
@@ -1287,7 +1298,7 @@ static int live_round(struct vm *vm, struct stream_writer *w, const struct fd_ch
 static void migrate_socket_locked(struct vm *vm)
 {
 	uint64_t nwords = mem_nr_pages(&vm->mem) / 64 + 1, ndirty = 0, t_stop = 0, stop_real = 0;
-	uint64_t t_end = 0;
+	uint64_t t_end = 0, ready_deadline = 0;
 	uint64_t *sel = calloc(nwords, sizeof(*sel)), *vmm_dirty = calloc(nwords, sizeof(*sel));
 	struct fd_chan chan = {-1, 0, true};
 	struct host_caps hc = {0};
@@ -1321,21 +1332,23 @@ static void migrate_socket_locked(struct vm *vm)
 	}
 	if (r == 0)
 		r = live_round(vm, &w, &chan, NULL);
-	while (r == 0 && vm->mig_rounds < MIG_MAX_ROUNDS) {
-		r = collect_dirty(vm, sel, nwords, &ndirty);
-		if (r < 0 || ndirty <= MIG_DONE_PAGES)
-			break;
-		if (__atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE)) {
-			r = -ECANCELED;
-			break;
+	for (;;) {
+		while (r == 0 && vm->mig_rounds < MIG_MAX_ROUNDS) {
+			r = collect_dirty(vm, sel, nwords, &ndirty);
+			if (r < 0 || ndirty <= MIG_DONE_PAGES)
+				break;
+			if (__atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE)) {
+				r = -ECANCELED;
+				break;
+			}
+			r = live_round(vm, &w, &chan, sel);
 		}
-		r = live_round(vm, &w, &chan, sel);
-	}
-	if (r < 0 && !why[0])
-		snprintf(why, sizeof(why), "pre-copy: %s",
-			 w.st.err.msg[0] ? w.st.err.msg : strerror(-r));
-	pthread_mutex_lock(&vm->lock);
-	if (r == 0) {
+		if (r < 0 && !why[0])
+			snprintf(why, sizeof(why), "pre-copy: %s",
+				 w.st.err.msg[0] ? w.st.err.msg : strerror(-r));
+		pthread_mutex_lock(&vm->lock);
+		if (r < 0)
+			break;
 		/* Stop-and-copy: every vCPU out of KVM_RUN, as for a snapshot. */
 		__atomic_store_n(&vm->mig_pause, true, __ATOMIC_RELEASE);
 		for (unsigned i = 0; i < vm->nr_vcpus; i++)
@@ -1346,7 +1359,31 @@ static void migrate_socket_locked(struct vm *vm)
 		if (vm->stopping) {
 			r = -ECANCELED;
 			snprintf(why, sizeof(why), "the guest ended during pre-copy");
+			break;
 		}
+		/*
+		 * The guest may have withdrawn READY while the rounds ran (a
+		 * kexec, a CPU going offline): its bitmap is then no basis for
+		 * the final round. Let it run on until it is READY again,
+		 * within --migrate-wait of the stop.
+		 */
+		if (!vm->opts.sev || vm->mig.ready || vm->opts.migrate_force)
+			break;
+		if (!ready_deadline)
+			ready_deadline = now_ns() + vm->opts.migrate_wait_s * 1000000000ull;
+		if (now_ns() >= ready_deadline) {
+			r = -ETIMEDOUT;
+			snprintf(why, sizeof(why),
+				 "the guest withdrew READY during pre-copy and did not write it "
+				 "again within --migrate-wait");
+			break;
+		}
+		__atomic_store_n(&vm->mig_pause, false, __ATOMIC_RELEASE);
+		pthread_cond_broadcast(&vm->cond);
+		pthread_mutex_unlock(&vm->lock);
+		r = collect_dirty(vm, sel, nwords, &ndirty);
+		if (r == 0)
+			r = live_round(vm, &w, &chan, sel);
 	}
 	if (r == 0) {
 		t_stop = now_ns();
@@ -1784,6 +1821,12 @@ static int apply_vmstate(struct incoming *in, const struct stream_section *sec)
 		.raised = blob.raised,
 	};
 	memcpy(vm->device.open, blob.open, sizeof(blob.open));
+	for (unsigned i = 0; i < VM_MAX_VCPUS; i++) {
+		if (i >= vm->nr_vcpus && blob.exits[i])
+			return refuse(in, sec, "exit count for vCPU %u, CONFIG has %u", i,
+				      vm->nr_vcpus);
+		vm->vcpus[i].exits = blob.exits[i];
+	}
 	vm->mig_stop_real_ns = blob.stop_real_ns;
 	in->have_vmstate = true;
 	return 0;

@@ -9,6 +9,7 @@
 
 #include "migrate.h"
 #include "psp.h"
+#include "schedule.h"
 #include "util.h"
 
 void opts_usage(FILE *f)
@@ -35,8 +36,18 @@ void opts_usage(FILE *f)
 	      "                           the default with --sev\n"
 	      "      --no-check           do not check the bitmap, even with --sev\n"
 	      "      --gen-filter         host side of strategy 'generation': drop stale gens\n"
-	      "      --sched=MODE         parallel (default) or serial (one vCPU at a time)\n"
-	      "      --seed N             PRNG seed for --sched=serial and --inject\n"
+	      "      --sched=MODE         parallel (default), serial (one vCPU at a time, the\n"
+	      "                           next drawn at random) or pct (serial, by priority)\n"
+	      "      --seed N             PRNG seed for --sched=serial|pct and --inject\n"
+	      "      --depth D            --sched=pct: bug depth, D-1 priority change points\n"
+	      "      --pct-steps K        --sched=pct: change points among the first K steps\n"
+	      "                           (default 400; a plain run's schedule end line says)\n"
+	      "      --schedule-out FILE  serial: write every scheduling decision to FILE\n"
+	      "      --schedule FILE      replay FILE's decisions exactly (exit 2 if the run\n"
+	      "                           diverges); implies --sched=serial\n"
+	      "      --schedule-lenient   with --schedule: skip decisions that do not apply\n"
+	      "      --schedule-until N   with --schedule: replay N steps, then draw the rest\n"
+	      "                           as --sched=serial --seed does\n"
 	      "      --inject SPEC        delay exits: vcpu=N,kind=hypercall|ucall|msr|all,\n"
 	      "                           prob=P (0..1),delay=D (us; serial: steps); repeatable\n"
 	      "      --device-rate P      probability (0..1) that a vCPU exit raises a device\n"
@@ -144,6 +155,12 @@ enum {
 	OPT_INCOMING,
 	OPT_MIGRATE_WAIT,
 	OPT_MIGRATE_FORCE,
+	OPT_DEPTH,
+	OPT_PCT_STEPS,
+	OPT_SCHEDULE,
+	OPT_SCHEDULE_OUT,
+	OPT_SCHEDULE_LENIENT,
+	OPT_SCHEDULE_UNTIL,
 };
 
 static const struct option long_opts[] = {
@@ -171,6 +188,12 @@ static const struct option long_opts[] = {
 	{"incoming", required_argument, NULL, OPT_INCOMING},
 	{"migrate-wait", required_argument, NULL, OPT_MIGRATE_WAIT},
 	{"migrate-force", no_argument, NULL, OPT_MIGRATE_FORCE},
+	{"depth", required_argument, NULL, OPT_DEPTH},
+	{"pct-steps", required_argument, NULL, OPT_PCT_STEPS},
+	{"schedule", required_argument, NULL, OPT_SCHEDULE},
+	{"schedule-out", required_argument, NULL, OPT_SCHEDULE_OUT},
+	{"schedule-lenient", no_argument, NULL, OPT_SCHEDULE_LENIENT},
+	{"schedule-until", required_argument, NULL, OPT_SCHEDULE_UNTIL},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -201,6 +224,7 @@ enum opts_result opts_parse(int argc, char **argv, struct vm_opts *o, FILE *out,
 {
 	int check = -1; /* not given: on with --sev */
 	bool have_at = false;
+	bool sched_given = false, until_given = false;
 	uint64_t v;
 	int c;
 
@@ -300,8 +324,38 @@ enum opts_result opts_parse(int argc, char **argv, struct vm_opts *o, FILE *out,
 				o->sched = SCHED_PARALLEL;
 			else if (!strcmp(optarg, "serial"))
 				o->sched = SCHED_SERIAL;
+			else if (!strcmp(optarg, "pct"))
+				o->sched = SCHED_SERIAL;
 			else
-				BAD("--sched=%s: want parallel or serial", optarg);
+				BAD("--sched=%s: want parallel, serial or pct", optarg);
+			sched_given = true;
+			o->pct = !strcmp(optarg, "pct");
+			break;
+		case OPT_DEPTH:
+			if (parse_u64_range(optarg, 1, SCHED_PCT_MAX_DEPTH, &v))
+				BAD("--depth %s: want a number from 1 to %d", optarg,
+				    SCHED_PCT_MAX_DEPTH);
+			o->pct_depth = (unsigned)v;
+			break;
+		case OPT_PCT_STEPS:
+			if (parse_u64_range(optarg, 1, UINT32_MAX, &v))
+				BAD("--pct-steps %s: want a positive number of steps", optarg);
+			o->pct_steps = v;
+			break;
+		case OPT_SCHEDULE:
+			o->schedule_in = optarg;
+			break;
+		case OPT_SCHEDULE_OUT:
+			o->schedule_out = optarg;
+			break;
+		case OPT_SCHEDULE_LENIENT:
+			o->schedule_lenient = true;
+			break;
+		case OPT_SCHEDULE_UNTIL:
+			if (parse_u64(optarg, &v))
+				BAD("--schedule-until %s: want a step number", optarg);
+			o->schedule_until = v;
+			until_given = true;
 			break;
 		case OPT_SEED:
 			if (parse_u64(optarg, &v))
@@ -407,6 +461,24 @@ enum opts_result opts_parse(int argc, char **argv, struct vm_opts *o, FILE *out,
 	o->kernel_path = argv[optind];
 	if (o->sched == SCHED_SERIAL && o->timeout_s == 0)
 		BAD("--timeout must be positive");
+	if (o->schedule_in && sched_given && (o->sched != SCHED_SERIAL || o->pct))
+		BAD("--schedule %s replays the serial decisions it holds: drop --sched",
+		    o->schedule_in);
+	if (o->schedule_in)
+		o->sched = SCHED_SERIAL;
+	if ((o->schedule_lenient || until_given) && !o->schedule_in)
+		BAD("--schedule-lenient and --schedule-until: only with --schedule FILE");
+	if (until_given && !o->schedule_until)
+		o->schedule_in = NULL; /* nothing replayed: a plain seeded run */
+	if (o->schedule_out && o->sched != SCHED_SERIAL)
+		BAD("--schedule-out %s: only the serial schedulers decide (--sched=serial|pct)",
+		    o->schedule_out);
+	if (o->pct && !o->pct_depth)
+		BAD("--sched=pct: give the depth (--depth D)");
+	if ((o->pct_depth || o->pct_steps) && !o->pct)
+		BAD("--depth and --pct-steps: only with --sched=pct");
+	if (o->pct && !o->pct_steps)
+		o->pct_steps = SCHED_PCT_DEFAULT_STEPS;
 	o->check = check < 0 ? o->sev : check;
 	if (o->sev && !o->cmdline) {
 		o->cmdline = OPTS_DEFAULT_STORY;

@@ -831,8 +831,9 @@ int vm_create(struct vm *vm, const struct vm_opts *opts)
 	/* msr.rst: a guest with encrypted memory starts not migratable. */
 	vm->mig.last_change_ns = now_ns();
 	vm->mig.windows = opts->sev ? 1 : 0;
-	sched_init(vm);
 	device_init(&vm->device, opts->seed, opts->device_ppm);
+	if (sched_init(vm) < 0)
+		return EXIT_USAGE;
 	return migrate_check_plan(vm);
 }
 
@@ -957,6 +958,7 @@ int vm_run(struct vm *vm)
 			 "guest finished, but %" PRIu64 " of %" PRIu64 " bitmap checks failed",
 			 vm->checks_failed, vm->checks_run);
 	}
+	sched_finish(vm);
 	pthread_mutex_lock(&vm->lock);
 	migrate_check_wait_locked(vm);
 	if (vm->mig_done) {
@@ -998,6 +1000,7 @@ void vm_destroy(struct vm *vm)
 	psp_destroy(vm->psp);
 	vm->psp = NULL;
 	encmap_destroy(&vm->encmap);
+	sched_destroy(vm);
 	evlog_close(&vm->log);
 	free(vm->cpuid);
 	free(vm->elf_buf);

@@ -119,6 +119,15 @@ struct vm_opts {
 	uint64_t psp_key;
 	uint64_t migrate_wait_s; /* --migrate-wait: READY wait bound (serial: x1000 steps) */
 	bool migrate_force;	 /* --migrate-force: migrate without READY */
+
+	/* Serial schedules (schedule.h): PCT and schedules as data. */
+	bool pct;		  /* --sched=pct: serial, priority-driven */
+	unsigned pct_depth;	  /* --depth D */
+	uint64_t pct_steps;	  /* --pct-steps K, 0: SCHED_PCT_DEFAULT_STEPS */
+	const char *schedule_in;  /* --schedule FILE: replay */
+	const char *schedule_out; /* --schedule-out FILE: record */
+	bool schedule_lenient;	  /* --schedule-lenient: skip what no longer applies */
+	uint64_t schedule_until;  /* --schedule-until STEP: then draw from --seed */
 };
 
 struct vm_layout {
@@ -261,6 +270,7 @@ struct vm {
 	uint64_t sched_rng;
 	int sched_current; /* vCPU allowed to run, -1: pick */
 	uint64_t sched_steps;
+	struct sched_data *sched; /* PCT, replay and record state (schedule.c) */
 };
 
 /* The guest console's stream (and the story's): stdout, unless the log is there. */

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "options.h"
+#include "schedule.h"
 #include "util.h"
 
 #define MAX_ARGS 64
@@ -259,6 +260,42 @@ static void test_options_choices(void **state)
 	expect_usage("--inject", "at most 4", "--inject", "kind=all", "--inject", "kind=all",
 		     "--inject", "kind=all", "--inject", "kind=all", "--inject", "kind=all", "g",
 		     NULL);
+}
+
+/* Schedules as data and PCT (schedule.h): what goes with what. */
+static void test_options_schedules(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("--sched=pct", "--depth", "3", "--seed", "7", "g", NULL), OPTS_RUN);
+	assert_int_equal(opts.sched, SCHED_SERIAL);
+	assert_true(opts.pct);
+	assert_int_equal(opts.pct_depth, 3);
+	assert_int_equal(opts.pct_steps, SCHED_PCT_DEFAULT_STEPS);
+	assert_int_equal(parse("--sched=pct", "--depth", "2", "--pct-steps", "900", "g", NULL),
+			 OPTS_RUN);
+	assert_int_equal(opts.pct_steps, 900);
+	/* A replay is serial; lenient and until only with it. */
+	assert_int_equal(parse("--schedule", "f.sched", "--schedule-lenient", "g", NULL), OPTS_RUN);
+	assert_int_equal(opts.sched, SCHED_SERIAL);
+	assert_false(opts.pct);
+	assert_true(opts.schedule_lenient);
+	assert_string_equal(opts.schedule_in, "f.sched");
+	assert_int_equal(parse("--sched=serial", "--seed", "1", "--schedule-out", "o", "g", NULL),
+			 OPTS_RUN);
+	assert_string_equal(opts.schedule_out, "o");
+	assert_int_equal(parse("--schedule", "f", "--schedule-until", "40", "g", NULL), OPTS_RUN);
+	assert_int_equal(opts.schedule_until, 40);
+	expect_usage("--depth", NULL, "--sched=pct", "g", NULL);
+	expect_usage("--depth 0", NULL, "--sched=pct", "--depth", "0", "g", NULL);
+	expect_usage("--depth", "--sched=pct", "--depth", "2", "g", NULL);
+	expect_usage("--pct-steps", NULL, "--sched=pct", "--depth", "2", "--pct-steps", "0", "g",
+		     NULL);
+	expect_usage("--schedule f", "--sched", "--sched=parallel", "--schedule", "f", "g", NULL);
+	expect_usage("--schedule f", "--sched", "--sched=pct", "--depth", "2", "--schedule", "f",
+		     "g", NULL);
+	expect_usage("--schedule-out o", "serial", "--schedule-out", "o", "g", NULL);
+	expect_usage("--schedule-lenient", NULL, "--schedule-lenient", "g", NULL);
+	expect_usage("--schedule-until", NULL, "--schedule-until", "3", "g", NULL);
 }
 
 /* The mission's command: --sev alone runs the default story, checked. */
@@ -538,6 +575,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_options_timeout, teardown),
 		cmocka_unit_test_teardown(test_options_sev, teardown),
 		cmocka_unit_test_teardown(test_options_choices, teardown),
+		cmocka_unit_test_teardown(test_options_schedules, teardown),
 		cmocka_unit_test_teardown(test_options_default_story, teardown),
 		cmocka_unit_test_teardown(test_options_guest_script, teardown),
 		cmocka_unit_test_teardown(test_options_cmdline_length, teardown),
