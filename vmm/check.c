@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "check.h"
+#include "migrate_hook.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -480,6 +481,7 @@ enum vcpu_action check_on_sync(struct vcpu *vcpu, const struct ucall *uc)
 		check_report_free(&reset);
 		check_report_free(&truth);
 	}
+	migrate_on_sync_locked(vcpu, tag);
 	pthread_mutex_unlock(&vm->lock);
 	return ACT_CONTINUE;
 }

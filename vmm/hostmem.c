@@ -74,6 +74,10 @@ int hostmem_write(const struct hostmem *hm, uint64_t cr3, uint64_t gpa, const vo
 
 	if (!dst || (len && gpa + len < gpa))
 		return -EFAULT;
+	if (hm->dirty && len)
+		for (uint64_t pfn = gpa >> PAGE_SHIFT; pfn <= (gpa + len - 1) >> PAGE_SHIFT; pfn++)
+			__atomic_fetch_or(&hm->dirty[pfn / 64], 1ull << (pfn % 64),
+					  __ATOMIC_RELAXED);
 	if (!hm->cbit_mask) {
 		memcpy(dst, buf, len);
 		return 0;
@@ -108,4 +112,22 @@ int hostmem_write(const struct hostmem *hm, uint64_t cr3, uint64_t gpa, const vo
 		len -= n;
 	}
 	return 0;
+}
+
+int hostmem_settle_received(const struct hostmem *hm, uint64_t cr3, uint64_t gpa,
+			    bool received_private)
+{
+	uint8_t *page = mem_gpa_to_hva(hm->mem, gpa, PAGE_SIZE);
+	uint8_t tmp[PAGE_SIZE];
+
+	if (!page || !IS_ALIGNED(gpa, PAGE_SIZE))
+		return -EFAULT;
+	if (!hm->cbit_mask ||
+	    oracle_gpa_private(hm->mem, cr3, hm->cbit_mask, gpa) == received_private)
+		return 0;
+	if (!hm->dram_encrypt || !hm->dram_decrypt)
+		return -ENOTSUP;
+	memcpy(tmp, page, PAGE_SIZE);
+	return received_private ? hm->dram_encrypt(hm->dram_ctx, gpa, tmp, page, PAGE_SIZE)
+				: hm->dram_decrypt(hm->dram_ctx, gpa, tmp, page, PAGE_SIZE);
 }

@@ -16,6 +16,7 @@
 #ifndef MINIVMM_HOSTMEM_H
 #define MINIVMM_HOSTMEM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +35,12 @@ struct hostmem {
 	/* Its inverse: what the guest reads (C=1) from DRAM contents at gpa. */
 	int (*dram_decrypt)(void *ctx, uint64_t gpa, const void *dram, void *plain, size_t len);
 	void *dram_ctx;
+	/*
+	 * A migration in pre-copy: every page hostmem_write touches gets its
+	 * bit set (one a page frame), since KVM's dirty log does not see
+	 * the VMM's writes (docs/MIGRATION.md 4). NULL: none.
+	 */
+	uint64_t *dirty;
 };
 
 /*
@@ -62,5 +69,18 @@ int hostmem_read(const struct hostmem *hm, uint64_t cr3, uint64_t gpa, void *buf
  */
 int hostmem_write(const struct hostmem *hm, uint64_t cr3, uint64_t gpa, const void *buf,
 		  size_t len);
+
+/*
+ * A migration's destination received the page at gpa and stored it as
+ * the guest reads a page mapped the way received_private says: plaintext
+ * from RECEIVE_UPDATE_DATA (true), or the bytes of a plain record, i.e.
+ * what DRAM holds (false). Make guest memory what the guest reads through
+ * its real mapping at cr3 (the memory controller's job, hence here): a
+ * PSP page the guest maps shared reads as the PSP's ciphertext under the
+ * VM key, a plain page it maps private reads as those bytes decrypted
+ * with it. Returns 0 (nothing to do, or done), -EFAULT, -ENOTSUP.
+ */
+int hostmem_settle_received(const struct hostmem *hm, uint64_t cr3, uint64_t gpa,
+			    bool received_private);
 
 #endif

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 
+#include "migrate_hook.h"
 #include "util.h"
 #include "machine.h"
 
@@ -89,6 +90,8 @@ static void drop_older_generations(struct vm *vm, uint32_t gen)
 		from = pr.end;
 		if (pr.prov.vcpu == ENCMAP_VCPU_FIRMWARE || pr.prov.generation >= gen)
 			continue;
+		if (vm->mig_dirty)
+			migrate_mark_conversion_locked(vm, pr.start, pr.end - pr.start, false);
 		encmap_set_private(&vm->encmap, pr.start, pr.end - pr.start);
 		dropped += pr.end - pr.start;
 	}
@@ -156,6 +159,10 @@ int64_t hypercall_handle(struct vcpu *vcpu, const struct hc_call *call)
 		uint64_t first = gpa >> PAGE_SHIFT;
 		int r;
 
+		/* Pre-copy: a page converted after it was sent goes again, in its new form. */
+		if (vm->mig_dirty)
+			migrate_mark_conversion_locked(vm, first, npages,
+						       !(attrs & KVM_MAP_GPA_RANGE_ENCRYPTED));
 		if (attrs & KVM_MAP_GPA_RANGE_ENCRYPTED) {
 			r = encmap_set_private(&vm->encmap, first, npages);
 		} else {

@@ -48,22 +48,6 @@ struct evlog_ring {
 	int error; /* first write error (-errno), reported at close */
 };
 
-/* write(2) all of it: a regular file takes everything unless it fails. */
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static void *ring_writer(void *arg)
 {
 	struct evlog_ring *r = arg;
@@ -79,7 +63,7 @@ static void *ring_writer(void *arg)
 			break;
 		b = r->head;
 		pthread_mutex_unlock(&r->lock);
-		err = write_all(r->fd, r->data[b], r->used[b]);
+		err = write_all(r->fd, r->data[b], r->used[b], false);
 		pthread_mutex_lock(&r->lock);
 		if (err && !r->error)
 			r->error = err;
@@ -718,4 +702,11 @@ size_t evlog_line_end(struct evlog_line *l)
 	*l->p++ = '}';
 	*l->p++ = '\n';
 	return (size_t)(l->p - l->buf);
+}
+
+void evlog_continue(struct evlog *log, uint64_t seq, uint64_t t0)
+{
+	log->seq = seq;
+	__atomic_store_n(&log->written, seq, __ATOMIC_RELEASE);
+	log->t0 = t0;
 }

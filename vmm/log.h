@@ -49,6 +49,11 @@ int evlog_open(struct evlog *log, const char *path);
 void evlog_flush(struct evlog *log);
 void evlog_close(struct evlog *log);
 
+/*
+ * A migration's destination continues the source's log: the next event
+ * gets seq + 1, and t_ns counts from t0 (monotonic ns). Before any event.
+ */
+void evlog_continue(struct evlog *log, uint64_t seq, uint64_t t0);
 /* Start an event, returns its sequence number. vcpu < 0: VM-wide. */
 uint64_t evlog_begin(struct evlog *log, const char *type, int vcpu, uint32_t gen);
 void evlog_u64(struct evlog *log, const char *key, uint64_t v);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "machine.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -32,4 +33,13 @@ void vm_stop(struct vm *vm, int status, const char *fmt, ...)
 	vm_vstop_locked(vm, status, fmt, ap);
 	va_end(ap);
 	pthread_mutex_unlock(&vm->lock);
+}
+
+void vcpu_kick(struct vcpu *vcpu)
+{
+	if (!vcpu->run)
+		return;
+	__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	if (vcpu->thread_started)
+		pthread_kill(vcpu->thread, SIGUSR1);
 }

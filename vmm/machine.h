@@ -65,6 +65,28 @@ struct inject_rule {
 	uint64_t delay_us; /* parallel: sleep; serial: scheduler steps */
 };
 
+/* --migrate-to URI (vmm/migrate.h parses it). */
+enum migrate_uri_kind {
+	MIGRATE_URI_NONE = 0,
+	MIGRATE_URI_FILE, /* file:PATH, a snapshot */
+	MIGRATE_URI_UNIX, /* unix:PATH */
+	MIGRATE_URI_TCP,  /* tcp:HOST:PORT */
+};
+
+struct migrate_uri {
+	enum migrate_uri_kind kind;
+	char path[108]; /* file or socket path; tcp: the host */
+	uint16_t port;	/* tcp */
+};
+
+/* --migrate-at WHEN: the N-th SYNC with a tag, or the first exit at or after seq. */
+struct migrate_at {
+	bool by_seq;
+	uint64_t tag; /* enum sync_tag (minivmm/abi.h) */
+	uint64_t nth; /* 1: the first */
+	uint64_t seq;
+};
+
 struct vm_opts {
 	const char *kernel_path;
 	const char *kvm_path;
@@ -86,9 +108,21 @@ struct vm_opts {
 	uint64_t seed;
 	struct inject_rule inject[4];
 	unsigned nr_inject;
-	uint32_t device_ppm; /* --device-rate, parts per million of exits */
-	bool allow_emulated; /* kvm_pvm: do not fail when not native */
-	uint64_t t_start_ns; /* main() entry, for start-up timing (0: vm_create) */
+	uint32_t device_ppm;	       /* --device-rate, parts per million of exits */
+	bool allow_emulated;	       /* kvm_pvm: do not fail when not native */
+	uint64_t t_start_ns;	       /* main() entry, for start-up timing (0: vm_create) */
+	struct migrate_uri migrate_to; /* kind NONE: no migration planned */
+	struct migrate_at migrate_at;
+	struct migrate_uri incoming; /* destination: the VM comes from here */
+	/*
+	 * Destination of a snapshot: its PSP's keys come from this seed
+	 * (psp_soft seeded, instance 1), the target key the source sealed
+	 * the snapshot's session to (vmm/migrate.c).
+	 */
+	bool psp_keyed;
+	uint64_t psp_key;
+	uint64_t migrate_wait_s; /* --migrate-wait: READY wait bound (serial: x1000 steps) */
+	bool migrate_force;	 /* --migrate-force: migrate without READY */
 
 	/* Serial schedules (schedule.h): PCT and schedules as data. */
 	bool pct;		  /* --sched=pct: serial, priority-driven */
@@ -140,6 +174,7 @@ struct vcpu {
 	uint64_t last_intr_rip;
 	uint64_t rng;	      /* injection PRNG state */
 	uint64_t inject_hold; /* serial: steps left before completing */
+	bool active;	      /* its thread is outside every wait (vm->lock) */
 };
 
 struct migration_state {
@@ -209,6 +244,32 @@ struct vm {
 	uint64_t checks_run;
 	uint64_t checks_failed;
 
+	/*
+	 * Migration source (vmm/migrate.c), protected by lock: pause asks
+	 * every vCPU thread to wait outside KVM_RUN; sync_hits counts the
+	 * SYNCs that matched --migrate-at.
+	 */
+	bool mig_pause;
+	bool mig_done;
+	uint64_t mig_sync_hits;
+	uint64_t mig_stop_real_ns;    /* destination: the source's stop (CLOCK_REALTIME) */
+	uint64_t t_first_run_real_ns; /* CLOCK_REALTIME of the first KVM_RUN */
+	bool mig_requested;	      /* the --migrate-at point came (never cleared) */
+	bool mig_precopy;	      /* main thread: start pre-copy rounds */
+	/*
+	 * During pre-copy: pages the VMM itself dirtied (hostmem_write) or
+	 * whose bitmap bit a MAP_GPA_RANGE changed, one bit a page frame;
+	 * NULL otherwise. KVM's dirty log covers the guest's own writes.
+	 */
+	uint64_t *mig_dirty;
+	uint32_t *mig_sent_crc;	 /* pre-copy: CRC32C of each page's host view as sent */
+	uint64_t mig_unlogged;	 /* pages whose host view changed without a logged write */
+	bool mig_waiting;	 /* the point came, the guest is not READY yet */
+	uint64_t mig_wait_until; /* ns (parallel) or scheduler steps (serial) */
+	bool mig_arrival_logged; /* destination: migration_done written */
+	uint64_t mig_t_begin_ns; /* source: migration_start */
+	uint64_t mig_bytes, mig_pages_shared, mig_pages_private, mig_rounds;
+
 	/* Serial schedule. */
 	uint64_t sched_rng;
 	int sched_current; /* vCPU allowed to run, -1: pick */
@@ -230,6 +291,9 @@ enum vcpu_action {
 	ACT_YIELD,	  /* serial schedule: let another vCPU run */
 	ACT_SHUTDOWN,	  /* triple fault: caller collects events and stops */
 };
+
+/* Get the vCPU out of KVM_RUN soon (immediate_exit and a signal). */
+void vcpu_kick(struct vcpu *vcpu);
 
 /* Stop the whole VM with a status (first caller wins). Takes the lock. */
 void vm_stop(struct vm *vm, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "migrate.h"
 #include "options.h"
 #include "util.h"
 #include "vm.h"
@@ -30,7 +31,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mini-vmm: out of memory\n");
 		return EXIT_USAGE;
 	}
-	status = vm_create(vm, &opts);
+	if (opts.incoming.kind != MIGRATE_URI_NONE)
+		status = migrate_incoming(vm, &opts);
+	else
+		status = vm_create(vm, &opts);
 	if (status == 0) {
 		status = vm_run(vm);
 		fflush(stdout);

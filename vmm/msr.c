@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "migrate_hook.h"
 #include "minivmm/abi.h"
 #include "util.h"
 #include "machine.h"
@@ -76,6 +77,8 @@ void msr_handle_exit(struct vcpu *vcpu)
 		evlog_end(&vm->log);
 		if (was != vm->mig.ready)
 			check_snapshot_locked(vm, vcpu, vm->mig.ready ? "migratable" : "blocked");
+		if (!was && vm->mig.ready)
+			migrate_on_ready_locked(vcpu);
 	} else {
 		evlog_end(&vm->log);
 	}

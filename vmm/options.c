@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "migrate.h"
 #include "psp.h"
 #include "schedule.h"
 #include "util.h"
@@ -14,6 +15,7 @@
 void opts_usage(FILE *f)
 {
 	fputs("usage: mini-vmm [options] GUEST.ELF\n"
+	      "       mini-vmm [--log FILE] [-v] --incoming URI\n"
 	      "\n"
 	      "Boot a freestanding 64-bit ELF guest on /dev/kvm and record what it does to the\n"
 	      "host's page-encryption bitmap (AMD SEV live-migration experiments).\n"
@@ -52,6 +54,16 @@ void opts_usage(FILE *f)
 	      "                           interrupt once a guest driver probed it (default 0.05)\n"
 	      "      --allow-emulated     run even if kvm_pvm would emulate every instruction\n"
 	      "      --kvm PATH           KVM device (default /dev/kvm)\n"
+	      "      --migrate-to URI     migrate the guest at --migrate-at: file:PATH (a\n"
+	      "                           snapshot), unix:PATH, tcp:IPV4:PORT; exit 0 once\n"
+	      "                           the destination has it all\n"
+	      "      --migrate-at WHEN    TAG[:N] (the N-th SYNC with that tag: ready, boot,\n"
+	      "                           kexec_begin, ...) or seq:N (first exit at or after\n"
+	      "                           log sequence N)\n"
+	      "      --migrate-wait SEC   under --sev wait at most SEC for the guest's READY\n"
+	      "                           (default 10; --sched=serial: SEC x 1000 steps)\n"
+	      "      --migrate-force      migrate without the guest's READY (logged)\n"
+	      "      --incoming URI       destination: the VM comes from URI (no GUEST.ELF)\n"
 	      "  -v, --verbose            print what was probed\n"
 	      "  -h, --help               this text\n"
 	      "  -V, --version            version\n"
@@ -138,6 +150,11 @@ enum {
 	OPT_ALLOW_EMULATED,
 	OPT_KVM,
 	OPT_DEVICE_RATE,
+	OPT_MIGRATE_TO,
+	OPT_MIGRATE_AT,
+	OPT_INCOMING,
+	OPT_MIGRATE_WAIT,
+	OPT_MIGRATE_FORCE,
 	OPT_DEPTH,
 	OPT_PCT_STEPS,
 	OPT_SCHEDULE,
@@ -166,6 +183,11 @@ static const struct option long_opts[] = {
 	{"allow-emulated", no_argument, NULL, OPT_ALLOW_EMULATED},
 	{"kvm", required_argument, NULL, OPT_KVM},
 	{"device-rate", required_argument, NULL, OPT_DEVICE_RATE},
+	{"migrate-to", required_argument, NULL, OPT_MIGRATE_TO},
+	{"migrate-at", required_argument, NULL, OPT_MIGRATE_AT},
+	{"incoming", required_argument, NULL, OPT_INCOMING},
+	{"migrate-wait", required_argument, NULL, OPT_MIGRATE_WAIT},
+	{"migrate-force", no_argument, NULL, OPT_MIGRATE_FORCE},
 	{"depth", required_argument, NULL, OPT_DEPTH},
 	{"pct-steps", required_argument, NULL, OPT_PCT_STEPS},
 	{"schedule", required_argument, NULL, OPT_SCHEDULE},
@@ -201,6 +223,7 @@ static bool cmdline_has_word(const char *cmdline, const char *word)
 enum opts_result opts_parse(int argc, char **argv, struct vm_opts *o, FILE *out, FILE *err)
 {
 	int check = -1; /* not given: on with --sev */
+	bool have_at = false;
 	bool sched_given = false, until_given = false;
 	uint64_t v;
 	int c;
@@ -212,6 +235,7 @@ enum opts_result opts_parse(int argc, char **argv, struct vm_opts *o, FILE *out,
 		.timeout_s = 60,
 		.cbit = 52,
 		.device_ppm = DEVICE_DEFAULT_PPM,
+		.migrate_wait_s = 10,
 	};
 	/*
 	 * 0, not 1: glibc then re-initialises all of getopt's state, including
@@ -357,6 +381,31 @@ enum opts_result opts_parse(int argc, char **argv, struct vm_opts *o, FILE *out,
 			if (parse_prob_ppm(optarg, &o->device_ppm))
 				BAD("--device-rate %s: want a probability from 0 to 1", optarg);
 			break;
+		case OPT_MIGRATE_TO:
+			if (migrate_parse_uri(optarg, &o->migrate_to))
+				BAD("--migrate-to %s: want file:PATH, unix:PATH or tcp:HOST:PORT",
+				    optarg);
+			break;
+		case OPT_MIGRATE_AT:
+			if (migrate_parse_at(optarg, &o->migrate_at))
+				BAD("--migrate-at %s: want TAG[:N] (a SYNC tag: ready, boot, "
+				    "kexec_begin, ...; N >= 1) or seq:N",
+				    optarg);
+			have_at = true;
+			break;
+		case OPT_MIGRATE_WAIT:
+			if (parse_u64_range(optarg, 0, 86400, &v))
+				BAD("--migrate-wait %s: want seconds from 0 to 86400", optarg);
+			o->migrate_wait_s = v;
+			break;
+		case OPT_MIGRATE_FORCE:
+			o->migrate_force = true;
+			break;
+		case OPT_INCOMING:
+			if (migrate_parse_uri(optarg, &o->incoming))
+				BAD("--incoming %s: want file:PATH, unix:PATH or tcp:HOST:PORT",
+				    optarg);
+			break;
 		case 'v':
 			o->verbose++;
 			break;
@@ -388,6 +437,21 @@ enum opts_result opts_parse(int argc, char **argv, struct vm_opts *o, FILE *out,
 		}
 		}
 	}
+	if (o->incoming.kind != MIGRATE_URI_NONE) {
+		/* Everything else comes in the stream's CONFIG. */
+		if (optind < argc)
+			BAD("--incoming: the guest comes in the stream; no GUEST.ELF ('%s')",
+			    argv[optind]);
+		if (o->migrate_to.kind != MIGRATE_URI_NONE || have_at)
+			BAD("--incoming with --migrate-to/--migrate-at: migrate the destination "
+			    "again in a second step");
+		return OPTS_RUN;
+	}
+	if ((o->migrate_to.kind != MIGRATE_URI_NONE) != have_at)
+		BAD("--migrate-to and --migrate-at go together");
+	if (o->migrate_to.kind != MIGRATE_URI_NONE && o->nr_inject)
+		BAD("--inject with --migrate-to: an exit held by an injection cannot be "
+		    "completed before its state is saved; not supported");
 	if (optind >= argc)
 		BAD("no guest ELF given (see --help)");
 	if (optind != argc - 1)

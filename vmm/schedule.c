@@ -716,11 +716,17 @@ bool sched_wait_turn(struct vcpu *vcpu)
 	/*
 	 * Only the vCPU holding the turn picks the next one (after an exit, a
 	 * park or its end): a waiter that picked would draw from the PRNG at
-	 * a time that depends on thread timing.
+	 * a time that depends on thread timing. A waiting vCPU is quiet for a
+	 * migration (vmm/migrate.h), which holds every turn while it runs.
 	 */
-	while (!vm->stopping && vm->sched_current != (int)vcpu->id)
-		pthread_cond_wait(&vm->cond, &vm->lock);
+	if (vm->sched_current != (int)vcpu->id || vm->mig_pause) {
+		vcpu->active = false;
+		pthread_cond_broadcast(&vm->cond);
+		while (!vm->stopping && (vm->sched_current != (int)vcpu->id || vm->mig_pause))
+			pthread_cond_wait(&vm->cond, &vm->lock);
+	}
 	go = !vm->stopping;
+	vcpu->active = go;
 	pthread_mutex_unlock(&vm->lock);
 	return go;
 }

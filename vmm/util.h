@@ -3,6 +3,7 @@
 #define MINIVMM_UTIL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define ARRAY_SIZE(a)	 (sizeof(a) / sizeof((a)[0]))
@@ -24,8 +25,17 @@ int parse_u64(const char *s, uint64_t *out);
 /* As parse_u64 but bounded to [min, max]; -ERANGE outside. */
 int parse_u64_range(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
+/*
+ * write(2) all len bytes (a regular file takes everything unless it
+ * fails), or with sock send(MSG_NOSIGNAL), so that a peer that went away
+ * is -EPIPE and no SIGPIPE. 0 or -errno.
+ */
+int write_all(int fd, const void *buf, size_t len, bool sock);
+
 /* Monotonic nanoseconds. */
 uint64_t now_ns(void);
+/* CLOCK_REALTIME nanoseconds: comparable between two processes on one host. */
+uint64_t now_real_ns(void);
 
 /* Does [a, a+alen) lie inside [b, b+blen)? Overflow safe. */
 static inline bool range_within(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)

@@ -12,6 +12,7 @@
 #include "check.h"
 #include "device.h"
 #include "hypercall.h"
+#include "migrate.h"
 #include "msr.h"
 #include "schedule.h"
 #include "ucall.h"
@@ -90,15 +91,6 @@ int vcpu_load_start_state(struct vcpu *vcpu)
 	if (vcpu->vm->pvm_msr && x86_set_msr(vcpu->fd, MSR_PVM_NATIVE, 1) != 1)
 		return -EIO;
 	return 0;
-}
-
-void vcpu_kick(struct vcpu *vcpu)
-{
-	if (!vcpu->run)
-		return;
-	__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-	if (vcpu->thread_started)
-		pthread_kill(vcpu->thread, SIGUSR1);
 }
 
 static bool io_data(struct vcpu *vcpu, uint8_t **data)
@@ -305,9 +297,12 @@ static bool wait_until_started(struct vcpu *vcpu)
 	bool go;
 
 	pthread_mutex_lock(&vm->lock);
-	while (!vm->stopping && vcpu->state != VCPU_PENDING)
+	vcpu->active = false;
+	pthread_cond_broadcast(&vm->cond); /* a migration may wait for it */
+	while (!vm->stopping && (vcpu->state != VCPU_PENDING || vm->mig_pause))
 		pthread_cond_wait(&vm->cond, &vm->lock);
 	go = !vm->stopping;
+	vcpu->active = go;
 	pthread_mutex_unlock(&vm->lock);
 	if (!go)
 		return false;
@@ -327,16 +322,32 @@ static void *vcpu_thread(void *arg)
 	struct vcpu *vcpu = arg;
 	struct vm *vm = vcpu->vm;
 
-	if (!wait_until_started(vcpu))
+	if (vcpu->state == VCPU_RUNNING) {
+		/* Restored by a migration: it goes on where it stopped. */
+		pthread_mutex_lock(&vm->lock);
+		vcpu->active = true;
+		pthread_mutex_unlock(&vm->lock);
+	} else if (!wait_until_started(vcpu)) {
 		goto out;
+	}
 	for (;;) {
 		enum vcpu_action act;
 		int r;
 
 		if (!sched_wait_turn(vcpu))
 			break;
-		if (!vm->t_first_run_ns)
+		migrate_pause_point(vcpu);
+		if (__atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE))
+			break;
+		if (!vm->t_first_run_ns) {
+			vm->t_first_run_real_ns = now_real_ns();
 			vm->t_first_run_ns = now_ns();
+			if (vm->opts.incoming.kind != MIGRATE_URI_NONE) {
+				pthread_mutex_lock(&vm->lock);
+				migrate_log_arrival_locked(vm);
+				pthread_mutex_unlock(&vm->lock);
+			}
+		}
 		r = kvm_ioctl_raw(vcpu->fd, KVM_RUN, NULL);
 		if (r < 0) {
 			if (r != -EINTR && r != -EAGAIN) {
@@ -360,6 +371,7 @@ static void *vcpu_thread(void *arg)
 		}
 		if (act == ACT_STOP || vm->stopping)
 			break;
+		migrate_after_exit(vcpu);
 		if (act == ACT_PARK) {
 			sched_after_exit(vcpu, act);
 			if (!wait_until_started(vcpu))
@@ -371,6 +383,7 @@ static void *vcpu_thread(void *arg)
 	}
 out:
 	pthread_mutex_lock(&vm->lock);
+	vcpu->active = false;
 	vcpu->state = VCPU_DEAD;
 	pthread_cond_broadcast(&vm->cond);
 	pthread_mutex_unlock(&vm->lock);

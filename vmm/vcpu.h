@@ -19,6 +19,5 @@ enum vcpu_action vcpu_handle_exit(struct vcpu *vcpu);
 enum vcpu_action vcpu_handle_io(struct vcpu *vcpu);
 
 /* Kick a vCPU out of KVM_RUN (immediate_exit + signal). */
-void vcpu_kick(struct vcpu *vcpu);
 
 #endif

@@ -14,6 +14,7 @@
 
 #include "check.h"
 #include "device.h"
+#include "migrate.h"
 #include "msr.h"
 #include "schedule.h"
 #include "util.h"
@@ -353,10 +354,11 @@ static const char *transport_name(enum minivmm_transport t)
 	}
 }
 
-static int set_memslots(struct vm *vm)
+static int set_memslots(struct vm *vm, uint32_t flags)
 {
 	struct kvm_userspace_memory_region slot = {
 		.slot = 0,
+		.flags = flags,
 		.guest_phys_addr = 0,
 		.memory_size = vm->mem.low_size,
 		.userspace_addr = (uintptr_t)vm->mem.host,
@@ -370,6 +372,11 @@ static int set_memslots(struct vm *vm)
 	slot.memory_size = vm->mem.high_size;
 	slot.userspace_addr = (uintptr_t)(vm->mem.host + vm->mem.low_size);
 	return kvm_ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &slot);
+}
+
+int vm_set_dirty_log(struct vm *vm, bool on)
+{
+	return set_memslots(vm, on ? KVM_MEM_LOG_DIRTY_PAGES : 0);
 }
 
 static unsigned bits_for(uint64_t top)
@@ -556,14 +563,8 @@ static void log_launch(struct vm *vm)
 			vm->psp->policy, ld, meas, mnonce);
 }
 
-int vm_create(struct vm *vm, const struct vm_opts *opts)
+void vm_init_empty(struct vm *vm, const struct vm_opts *opts)
 {
-	char err[256];
-	struct cpuid_opts copts;
-	struct sigaction sa;
-	uint64_t top_guess;
-	int r;
-
 	memset(vm, 0, sizeof(*vm));
 	vm->opts = *opts;
 	vm->fd = -1;
@@ -573,7 +574,123 @@ int vm_create(struct vm *vm, const struct vm_opts *opts)
 	pthread_cond_init(&vm->cond, NULL);
 	for (unsigned i = 0; i < VM_MAX_VCPUS; i++)
 		vm->vcpus[i].fd = -1;
+}
 
+int vm_setup_kvm(struct vm *vm)
+{
+	const struct vm_opts *opts = &vm->opts;
+	struct cpuid_opts copts;
+	struct sigaction sa;
+	int r;
+
+	if (kvm_sys_open(&vm->sys, opts->kvm_path) < 0)
+		return EXIT_USAGE;
+	if (!vm->sys.has_sync_regs) {
+		fprintf(stderr, "mini-vmm: KVM lacks KVM_CAP_SYNC_REGS\n");
+		return EXIT_USAGE;
+	}
+	if (opts->nr_cpus > (unsigned)vm->sys.max_vcpus || opts->nr_cpus > VM_MAX_VCPUS) {
+		fprintf(stderr, "mini-vmm: --cpus %u: KVM supports at most %d vCPUs here\n",
+			opts->nr_cpus,
+			vm->sys.max_vcpus < VM_MAX_VCPUS ? vm->sys.max_vcpus : VM_MAX_VCPUS);
+		return EXIT_USAGE;
+	}
+	vm->nr_vcpus = opts->nr_cpus;
+	if (mem_set_ucall_pages(&vm->mem, vm->nr_vcpus) < 0) {
+		fprintf(stderr, "mini-vmm: --cpus %u: at most %llu ucall pages\n", opts->nr_cpus,
+			(unsigned long long)MEM_UCALL_MAX);
+		return EXIT_USAGE;
+	}
+	vm->hostmem = (struct hostmem){
+		.mem = &vm->mem,
+		.cbit_mask = opts->sev ? 1ull << opts->cbit : 0,
+	};
+	if (opts->sev) {
+		/*
+		 * --sched=serial: every key and nonce from --seed, so a seeded
+		 * run repeats byte for byte (psp.h psp_soft_opts); instance 0,
+		 * the VM launched here, 1 a migration's destination. Otherwise
+		 * from the OS.
+		 */
+		struct psp_soft_opts popts = {
+			.seeded = opts->sched == SCHED_SERIAL || opts->psp_keyed,
+			.seed = opts->psp_keyed ? opts->psp_key : opts->seed,
+			.instance = opts->incoming.kind != MIGRATE_URI_NONE,
+		};
+
+		r = psp_soft_create(&popts, &vm->psp);
+		if (r) {
+			fprintf(stderr, "mini-vmm: cannot create the software PSP: %s\n",
+				strerror(-r));
+			return EXIT_USAGE;
+		}
+		hostmem_attach_psp(&vm->hostmem, vm->psp);
+	}
+	r = mem_alloc(&vm->mem);
+	if (r < 0) {
+		fprintf(stderr, "mini-vmm: cannot map %" PRIu64 " bytes of guest RAM: %s\n",
+			opts->ram_size, strerror(-r));
+		return EXIT_USAGE;
+	}
+	vm->fd = kvm_ioctl(vm->sys.fd, KVM_CREATE_VM, (void *)0);
+	if (vm->fd < 0)
+		return EXIT_USAGE;
+	if (set_memslots(vm, 0) < 0)
+		return EXIT_USAGE;
+	copts = (struct cpuid_opts){opts->sev, opts->cbit, bits_for(vm->mem.top)};
+	vm->cpuid = x86_build_cpuid(vm->sys.fd, &copts);
+	if (!vm->cpuid)
+		return EXIT_USAGE;
+	vm->is_amd = x86_cpuid_is_amd(vm->cpuid);
+	if (msr_install_filter(vm) < 0)
+		return EXIT_USAGE;
+	if (vm->sys.has_exit_hypercall) {
+		struct kvm_enable_cap cap = {.cap = KVM_CAP_EXIT_HYPERCALL,
+					     .args = {1ull << KVM_HC_MAP_GPA_RANGE}};
+
+		if (kvm_ioctl(vm->fd, KVM_ENABLE_CAP, &cap) < 0)
+			return EXIT_USAGE;
+	}
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		r = vcpu_create(vm, i);
+		if (r < 0)
+			return EXIT_USAGE;
+		/* docs/PVM.md: MSR 0x4b564d10 = 1 lets a 64-bit guest run natively. */
+		r = x86_set_msr(vm->vcpus[i].fd, MSR_PVM_NATIVE, 1);
+		if (i == 0)
+			vm->pvm_msr = r == 1;
+		else if (vm->pvm_msr && r != 1)
+			return EXIT_USAGE;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_kick; /* no SA_RESTART: KVM_RUN must return EINTR */
+	sigaction(SIGUSR1, &sa, NULL);
+	return 0;
+}
+
+int vm_setup_runtime(struct vm *vm)
+{
+	int r = encmap_init(&vm->encmap, mem_nr_pages(&vm->mem));
+
+	if (r < 0) {
+		fprintf(stderr, "mini-vmm: cannot allocate the encryption bitmap\n");
+		return EXIT_USAGE;
+	}
+	if (evlog_open(&vm->log, vm->opts.log_path) < 0) {
+		fprintf(stderr, "mini-vmm: cannot open log %s: %s\n", vm->opts.log_path,
+			strerror(errno));
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+int vm_create(struct vm *vm, const struct vm_opts *opts)
+{
+	char err[256];
+	uint64_t top_guess;
+	int r;
+
+	vm_init_empty(vm, opts);
 	/* Inputs first: a bad ELF is a usage error even without /dev/kvm. */
 	r = read_file(opts->kernel_path, ELF_MAX_FILE_SIZE, &vm->elf_buf, &vm->elf_size);
 	if (r < 0) {
@@ -608,84 +725,9 @@ int vm_create(struct vm *vm, const struct vm_opts *opts)
 		fprintf(stderr, "mini-vmm: %s: %s\n", opts->kernel_path, err);
 		return EXIT_USAGE;
 	}
-
-	if (kvm_sys_open(&vm->sys, opts->kvm_path) < 0)
-		return EXIT_USAGE;
-	if (!vm->sys.has_sync_regs) {
-		fprintf(stderr, "mini-vmm: KVM lacks KVM_CAP_SYNC_REGS\n");
-		return EXIT_USAGE;
-	}
-	if (opts->nr_cpus > (unsigned)vm->sys.max_vcpus || opts->nr_cpus > VM_MAX_VCPUS) {
-		fprintf(stderr, "mini-vmm: --cpus %u: KVM supports at most %d vCPUs here\n",
-			opts->nr_cpus,
-			vm->sys.max_vcpus < VM_MAX_VCPUS ? vm->sys.max_vcpus : VM_MAX_VCPUS);
-		return EXIT_USAGE;
-	}
-	vm->nr_vcpus = opts->nr_cpus;
-	if (mem_set_ucall_pages(&vm->mem, vm->nr_vcpus) < 0) {
-		fprintf(stderr, "mini-vmm: --cpus %u: at most %llu ucall pages\n", opts->nr_cpus,
-			(unsigned long long)MEM_UCALL_MAX);
-		return EXIT_USAGE;
-	}
-	vm->hostmem = (struct hostmem){
-		.mem = &vm->mem,
-		.cbit_mask = opts->sev ? 1ull << opts->cbit : 0,
-	};
-	if (opts->sev) {
-		/*
-		 * --sched=serial: every key and nonce from --seed, so a seeded
-		 * run repeats byte for byte (psp.h psp_soft_opts); instance 0,
-		 * the VM launched here. Otherwise from the OS.
-		 */
-		struct psp_soft_opts popts = {
-			.seeded = opts->sched == SCHED_SERIAL,
-			.seed = opts->seed,
-		};
-
-		r = psp_soft_create(&popts, &vm->psp);
-		if (r) {
-			fprintf(stderr, "mini-vmm: cannot create the software PSP: %s\n",
-				strerror(-r));
-			return EXIT_USAGE;
-		}
-		hostmem_attach_psp(&vm->hostmem, vm->psp);
-	}
-	r = mem_alloc(&vm->mem);
-	if (r < 0) {
-		fprintf(stderr, "mini-vmm: cannot map %" PRIu64 " bytes of guest RAM: %s\n",
-			opts->ram_size, strerror(-r));
-		return EXIT_USAGE;
-	}
-	vm->fd = kvm_ioctl(vm->sys.fd, KVM_CREATE_VM, (void *)0);
-	if (vm->fd < 0)
-		return EXIT_USAGE;
-	if (set_memslots(vm) < 0)
-		return EXIT_USAGE;
-	copts = (struct cpuid_opts){opts->sev, opts->cbit, bits_for(vm->mem.top)};
-	vm->cpuid = x86_build_cpuid(vm->sys.fd, &copts);
-	if (!vm->cpuid)
-		return EXIT_USAGE;
-	vm->is_amd = x86_cpuid_is_amd(vm->cpuid);
-	if (msr_install_filter(vm) < 0)
-		return EXIT_USAGE;
-	if (vm->sys.has_exit_hypercall) {
-		struct kvm_enable_cap cap = {.cap = KVM_CAP_EXIT_HYPERCALL,
-					     .args = {1ull << KVM_HC_MAP_GPA_RANGE}};
-
-		if (kvm_ioctl(vm->fd, KVM_ENABLE_CAP, &cap) < 0)
-			return EXIT_USAGE;
-	}
-	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
-		r = vcpu_create(vm, i);
-		if (r < 0)
-			return EXIT_USAGE;
-		/* docs/PVM.md: MSR 0x4b564d10 = 1 lets a 64-bit guest run natively. */
-		r = x86_set_msr(vm->vcpus[i].fd, MSR_PVM_NATIVE, 1);
-		if (i == 0)
-			vm->pvm_msr = r == 1;
-		else if (vm->pvm_msr && r != 1)
-			return EXIT_USAGE;
-	}
+	r = vm_setup_kvm(vm);
+	if (r)
+		return r;
 	if (x86_build_identity_map(&vm->mem, vm->layout.pml4, vm->mem.top) < 0 ||
 	    (opts->sev && x86_identity_map_encrypt(&vm->mem, vm->layout.pml4, vm->mem.top,
 						   1ull << opts->cbit, MEM_FW_SHARED_GPA,
@@ -695,9 +737,6 @@ int vm_create(struct vm *vm, const struct vm_opts *opts)
 		return EXIT_USAGE;
 	}
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_kick; /* no SA_RESTART: KVM_RUN must return EINTR */
-	sigaction(SIGUSR1, &sa, NULL);
 	r = probe(vm);
 	if (r < 0) {
 		if (r != -ENOTSUP)
@@ -725,11 +764,9 @@ int vm_create(struct vm *vm, const struct vm_opts *opts)
 		}
 	}
 
-	r = encmap_init(&vm->encmap, mem_nr_pages(&vm->mem));
-	if (r < 0) {
-		fprintf(stderr, "mini-vmm: cannot allocate the encryption bitmap\n");
-		return EXIT_USAGE;
-	}
+	r = vm_setup_runtime(vm);
+	if (r)
+		return r;
 	if (opts->sev) {
 		/*
 		 * As OVMF would: the firmware window and the ucall pages (our
@@ -739,11 +776,6 @@ int vm_create(struct vm *vm, const struct vm_opts *opts)
 
 		encmap_set_shared(&vm->encmap, MEM_FW_SHARED_GPA >> PAGE_SHIFT,
 				  (vm->mem.fw_shared_end - MEM_FW_SHARED_GPA) >> PAGE_SHIFT, &fw);
-	}
-	if (evlog_open(&vm->log, opts->log_path) < 0) {
-		fprintf(stderr, "mini-vmm: cannot open log %s: %s\n", opts->log_path,
-			strerror(errno));
-		return EXIT_USAGE;
 	}
 	log_start(vm);
 	if (opts->sev) {
@@ -771,7 +803,9 @@ int vm_create(struct vm *vm, const struct vm_opts *opts)
 	vm->mig.last_change_ns = now_ns();
 	vm->mig.windows = opts->sev ? 1 : 0;
 	device_init(&vm->device, opts->seed, opts->device_ppm);
-	return sched_init(vm) < 0 ? EXIT_USAGE : 0;
+	if (sched_init(vm) < 0)
+		return EXIT_USAGE;
+	return migrate_check_plan(vm);
 }
 
 static void watchdog(struct vm *vm, uint64_t *last_exits, uint64_t *stuck_ticks)
@@ -820,6 +854,15 @@ int vm_run(struct vm *vm)
 		struct timespec ts;
 		uint64_t now = now_ns(), wake = now + WATCHDOG_TICK_MS * 1000000ull;
 
+		if (vm->mig_precopy) {
+			migrate_precopy_locked(vm);
+			continue;
+		}
+		/* Before waiting: the last vCPU may have stopped before we got here. */
+		if (vm->mig_pause && migrate_quiet_locked(vm)) {
+			migrate_source_locked(vm);
+			continue;
+		}
 		if (now >= deadline) {
 			vm_stop_locked(vm, EXIT_TIMEOUT, "timeout after %" PRIu64 " s",
 				       vm->opts.timeout_s);
@@ -832,6 +875,11 @@ int vm_run(struct vm *vm)
 			ts.tv_nsec -= 1000000000l;
 		}
 		pthread_cond_timedwait(&vm->cond, &vm->lock, &ts);
+		/* No watchdog while a migration holds the vCPUs. */
+		if (vm->mig_pause)
+			continue;
+		if (vm->opts.sched != SCHED_SERIAL)
+			migrate_check_wait_locked(vm);
 		if (!vm->stopping && now_ns() >= wake)
 			watchdog(vm, last_exits, stuck);
 	}
@@ -883,6 +931,12 @@ int vm_run(struct vm *vm)
 	}
 	sched_finish(vm);
 	pthread_mutex_lock(&vm->lock);
+	migrate_check_wait_locked(vm);
+	if (vm->mig_done) {
+		/* The run goes on at the destination, whose log ends it. */
+		pthread_mutex_unlock(&vm->lock);
+		return vm->exit_status;
+	}
 	if (vm->opts.sev) {
 		check_snapshot_locked(vm, NULL, "exit");
 		check_migration_summary(vm);

@@ -64,6 +64,42 @@ json_lines_ok() {
 	python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' "$1"
 }
 
+# migration_logs_ok SRC DST WHAT: a migrated run's two logs read as one run
+# (seq strictly increasing across source then destination, one start in
+# the source, no exit there, one exit with status 0 in the destination),
+# every bitmap check passed, migration_done on both sides. Prints a summary.
+migration_logs_ok() {
+	python3 - "$@" <<'PY'
+import json, sys
+src = [json.loads(l) for l in open(sys.argv[1])]
+dst = [json.loads(l) for l in open(sys.argv[2])]
+what, bad = sys.argv[3], []
+seqs = [e["seq"] for e in src + dst]
+if any(b <= a for a, b in zip(seqs, seqs[1:])):
+    bad.append("seq not strictly increasing across the two logs")
+ts, td = [e["type"] for e in src], [e["type"] for e in dst]
+if ts.count("start") != 1 or "exit" in ts or "start" in td or td.count("exit") != 1:
+    bad.append(f"want one start (source) and one exit (destination): {ts.count('start')}, "
+               f"{ts.count('exit')}; {td.count('start')}, {td.count('exit')}")
+if any(not e["pass"] for e in src + dst if e["type"] == "check"):
+    bad.append("a bitmap check failed")
+x = [e for e in dst if e["type"] == "exit"]
+if x and x[0]["status"] != 0:
+    bad.append(f"destination exit status {x[0]['status']}: {x[0]['reason']}")
+done = {e.get("side"): e for e in src + dst if e["type"] == "migration_done"}
+if set(done) != {"source", "destination"}:
+    bad.append(f"migration_done sides {sorted(done)}")
+else:
+    s, d = done["source"], done["destination"]
+    print(f"  {what}: {s['rounds']} round(s), {s['pages_private']} private + {s['pages_shared']} "
+          f"shared page records, {s['bytes']} bytes, downtime source {s['downtime_us']} us, "
+          f"destination {d['downtime_us']} us")
+for b in bad:
+    print(f"FAIL: {what}: {b}")
+sys.exit(1 if bad else 0)
+PY
+}
+
 finish() {
 	if [ "$FAILS" -ne 0 ]; then
 		echo "$FAILS check(s) failed"
