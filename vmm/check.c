@@ -11,6 +11,7 @@
 #include "device.h"
 #include "sync.h"
 #include "util.h"
+#include "oracle.h"
 #include "x86.h"
 
 #define CHECK_MAX_LEAVES (1ull << 26)

@@ -7,9 +7,9 @@
  * hardware that sees the C-bit of every access), may use it; nothing a
  * real VMM does may depend on it.
  *
- * Today it answers one question, the guest truth of a page: the C-bit of
- * its mapping. The checks' page-table audit (check.c) is the other user
- * of the same walker (x86.c).
+ * It holds the guest page-table walker (the checks' truth audit walks
+ * every leaf with it) and answers the guest truth of a page: the C-bit of
+ * its mapping.
  */
 #ifndef MINIVMM_ORACLE_H
 #define MINIVMM_ORACLE_H
@@ -18,6 +18,31 @@
 #include <stdint.h>
 
 #include "memory.h"
+#include "x86.h"
+
+/* ---- guest page-table walks (4-level, 4K/2M/1G leaves) ---- */
+
+struct pt_leaf {
+	uint64_t va;   /* canonical virtual address of the mapping */
+	uint64_t gpa;  /* physical address */
+	uint64_t size; /* 4 KiB, 2 MiB or 1 GiB */
+	uint64_t pte;  /* the leaf entry (flags, software bits) */
+};
+
+/*
+ * Call fn for every present leaf reachable from cr3. Table pages must be
+ * backed guest memory; at most max_leaves leaves and max_leaves tables are visited (a
+ * hostile guest can make every entry point at the same table). Returns 0, the
+ * first non-zero value fn returned, -EFAULT for a table outside memory, or
+ * -E2BIG when max_leaves is exceeded.
+ */
+int x86_walk_page_tables(const struct guest_mem *mem, uint64_t cr3, uint64_t max_leaves,
+			 int (*fn)(const struct pt_leaf *leaf, void *ctx), void *ctx);
+/* Translate one virtual address. 0, -ENOENT (not mapped) or -EFAULT. */
+int x86_gva_to_gpa(const struct guest_mem *mem, uint64_t cr3, uint64_t gva, uint64_t *gpa);
+/* The same, also giving the leaf entry (its software bits: the C-bit). */
+int x86_gva_leaf(const struct guest_mem *mem, uint64_t cr3, uint64_t gva, uint64_t *gpa,
+		 uint64_t *leaf);
 
 /*
  * Does the guest map the page at gpa private (C=1) in the page tables at

@@ -17,6 +17,7 @@
 #include "schedule.h"
 #include "ucall.h"
 #include "util.h"
+#include "oracle.h"
 #include "x86.h"
 
 int vcpu_create(struct vm *vm, unsigned id)
@@ -257,7 +258,9 @@ static void report_shutdown(struct vcpu *vcpu)
 /*
  * A signal (watchdog kick) interrupted KVM_RUN. If the vCPU sits on a
  * vmcall/vmmcall that this hypervisor re-executes forever (kvm_pvm, see
- * docs/PVM.md), stop instead of waiting for the timeout.
+ * docs/PVM.md), stop instead of waiting for the timeout. A verdict, so it
+ * may look with the oracle's eyes (guest page tables, plaintext): a real
+ * SEV host could not read the instruction.
  */
 static bool spinning_on_hypercall(struct vcpu *vcpu)
 {

@@ -92,27 +92,3 @@ void x86_cpuid_fw_table(const struct kvm_cpuid2 *cpuid, struct minivmm_cpuid_tab
 int x86_set_msr(int vcpu_fd, uint32_t index, uint64_t value);
 
 #endif
-
-/* ---- guest page-table walks (4-level, 4K/2M/1G leaves) ---- */
-
-struct pt_leaf {
-	uint64_t va;   /* canonical virtual address of the mapping */
-	uint64_t gpa;  /* physical address */
-	uint64_t size; /* 4 KiB, 2 MiB or 1 GiB */
-	uint64_t pte;  /* the leaf entry (flags, software bits) */
-};
-
-/*
- * Call fn for every present leaf reachable from cr3. Table pages must be
- * backed guest memory; at most max_leaves leaves and max_leaves tables are visited (a
- * hostile guest can make every entry point at the same table). Returns 0, the
- * first non-zero value fn returned, -EFAULT for a table outside memory, or
- * -E2BIG when max_leaves is exceeded.
- */
-int x86_walk_page_tables(const struct guest_mem *mem, uint64_t cr3, uint64_t max_leaves,
-			 int (*fn)(const struct pt_leaf *leaf, void *ctx), void *ctx);
-/* Translate one virtual address. 0, -ENOENT (not mapped) or -EFAULT. */
-int x86_gva_to_gpa(const struct guest_mem *mem, uint64_t cr3, uint64_t gva, uint64_t *gpa);
-/* The same, also giving the leaf entry (its software bits: the C-bit). */
-int x86_gva_leaf(const struct guest_mem *mem, uint64_t cr3, uint64_t gva, uint64_t *gpa,
-		 uint64_t *leaf);

@@ -18,6 +18,7 @@
 
 #include "memory.h"
 #include "util.h"
+#include "oracle.h"
 #include "x86.h"
 
 #define BIT52 (1ull << 52)
