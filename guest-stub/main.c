@@ -144,6 +144,32 @@ static void scenario_script(void)
  * then N MAP_GPA_RANGE calls through the full handler, each phase between
  * SYNC(BENCH) markers whose log time stamps bench/exitpath.sh reads.
  */
+/*
+ * scenario=dirty: keep writing n pages (default 256), rounds passes
+ * (default 4000), one NULL-port exit a pass, after SYNC BENCH 0: a guest
+ * that dirties memory all through a live migration's pre-copy.
+ */
+static void scenario_dirty(void)
+{
+	uint64_t n = cmdline_u64("n", 256), rounds = cmdline_u64("rounds", 4000);
+	uint64_t base = alloc_pages(n);
+
+	GUEST_ASSERT(n && is_ram(base, n * PAGE_SIZE));
+	guest_sync(SYNC_BENCH, 0, 0);
+	for (uint64_t r = 0; r < rounds; r++) {
+		uint64_t rax = 0;
+
+		for (uint64_t i = 0; i < n; i++)
+			((volatile uint64_t *)(base + i * PAGE_SIZE))[r % 512] = r;
+		__asm__ volatile("outb %%al, %1" : "+a"(rax) : "i"(MINIVMM_PORT_NULL));
+	}
+	/* What was written last is still there. */
+	for (uint64_t i = 0; i < n; i++)
+		GUEST_ASSERT_EQ(((volatile uint64_t *)(base + i * PAGE_SIZE))[(rounds - 1) % 512],
+				rounds - 1);
+	guest_sync(SYNC_BENCH, 1, 0);
+}
+
 static void scenario_bench_exit(void)
 {
 	uint64_t n = cmdline_u64("n", 10000), rounds = cmdline_u64("rounds", 20);
@@ -200,6 +226,7 @@ static const struct scenario scenarios[] = {
 	{"bench-exit", scenario_bench_exit},
 	{"hotplug", scenario_hotplug},
 	{"suspend", scenario_suspend},
+	{"dirty", scenario_dirty},
 };
 
 static const struct scenario *scenario_find(const char *name)

@@ -50,11 +50,11 @@ live() {
 	pass "$what"
 }
 
-# Pre-copy: a guest converting pages all the time (bench-exit walks 1024
-# pages shared and back with MAP_GPA_RANGE, asserting every return is 0)
-# needs more than one live round; every conversion re-sends its page.
-live "unix:$TMP/m.sock" "unix, SEV bench-exit, pre-copy" --sev --cmdline 'scenario=bench-exit n=20000 rounds=1' \
-	--migrate-at bench:2 --migrate-force
+# Pre-copy: a guest writing 256 pages on every pass (scenario=dirty, its
+# writes checked at the end) needs more than one live round on any host,
+# fast or loaded: each round finds them dirty again.
+live "unix:$TMP/m.sock" "unix, SEV dirty, pre-copy" --sev --cmdline 'scenario=dirty n=256 rounds=20000' \
+	--migrate-at bench --migrate-force
 python3 - "$TMP/src.jsonl" <<'PY' && pass "pre-copy: more than one live round, logged" || fail "pre-copy: want more than one migration_round"
 import json, sys
 ev = [json.loads(l) for l in open(sys.argv[1])]
