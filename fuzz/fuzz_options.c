@@ -65,8 +65,13 @@ static void fuzz_opts(char *text, size_t len)
 		abort();
 	if (res != OPTS_RUN)
 		return;
-	if (!o.kernel_path || o.ram_size < MEM_MIN_SIZE || o.ram_size > MEM_MAX_SIZE ||
-	    o.ram_size % SZ_1M || o.nr_cpus < 1 || o.nr_cpus > VM_MAX_VCPUS ||
+	/* A destination (--incoming) takes no ELF: everything comes in the stream. */
+	if ((o.incoming.kind == MIGRATE_URI_NONE) != (o.kernel_path != NULL))
+		abort();
+	if (o.incoming.kind != MIGRATE_URI_NONE)
+		return;
+	if (o.ram_size < MEM_MIN_SIZE || o.ram_size > MEM_MAX_SIZE || o.ram_size % SZ_1M ||
+	    o.nr_cpus < 1 || o.nr_cpus > VM_MAX_VCPUS ||
 	    (o.cmdline && strlen(o.cmdline) >= VM_CMDLINE_MAX - 64) || o.timeout_s < 1 ||
 	    o.timeout_s > 86400 || o.cbit < 52 || o.cbit > 62 || o.transport > TRANSPORT_PORT ||
 	    o.sched > SCHED_SERIAL || o.nr_inject > ARRAY_SIZE(o.inject) || !o.kvm_path)
