@@ -422,7 +422,7 @@ static int vcpu_fixed(struct stream_state *st, const struct mvs_section *h, uint
 		      const uint8_t *p, uint64_t *pos, uint32_t tag, void *out, size_t size)
 {
 	uint64_t io = po + *pos;
-	const uint8_t *d;
+	const uint8_t *d = NULL;
 	struct mvs_item it;
 	int e = vcpu_item(st, h, po, p, pos, tag, 0, &it, &d);
 
@@ -1095,7 +1095,7 @@ int stream_reserve_page(struct stream_writer *w, uint64_t gpa, enum mvs_page_kin
 int stream_write_page(struct stream_writer *w, uint64_t gpa, enum mvs_page_kind kind,
 		      const void *hdr, const void *data)
 {
-	uint8_t *h, *d;
+	uint8_t *h = NULL, *d = NULL;
 	int e = stream_reserve_page(w, gpa, kind, &h, &d);
 
 	if (e)
