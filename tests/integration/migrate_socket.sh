@@ -10,7 +10,7 @@
 need_kvm
 
 # Long enough for the pre-copy rounds to finish before the guest does.
-KEXEC='scenario=kexec strategy=upstream cycles=40'
+KEXEC='scenario=kexec strategy=upstream cycles=300'
 
 # wait_listen URI: until the destination listens (unix: the socket exists).
 wait_listen() {
