@@ -124,7 +124,13 @@ void device_after_exit(struct vcpu *vcpu)
 	unsigned slot = 0;
 	int r;
 
-	if (!d->rate_ppm || vcpu->id >= vm->mem.nr_ucall_pages)
+	/*
+	 * The exit path: no lock while no driver has the device on (the
+	 * unlocked read only filters; the decision is retaken under the lock,
+	 * and an off device draws nothing, so seeded runs do not change).
+	 */
+	if (!d->rate_ppm || vcpu->id >= vm->mem.nr_ucall_pages ||
+	    !__atomic_load_n(&d->on, __ATOMIC_RELAXED))
 		return;
 	pthread_mutex_lock(&vm->lock);
 	if (!d->on || vcpu->state != VCPU_RUNNING ||
