@@ -38,6 +38,7 @@ static const struct cmdline_key keys[] = {
 	{.name = "path", .kind = CMDLINE_WORD, .words = WORDS("kexec", "crash")},
 	{.name = "device-shutdown", .kind = CMDLINE_WORD, .words = WORDS("stop", "none")},
 	{.name = "fix", .kind = CMDLINE_WORD, .words = WORDS("ready-on-online")},
+	{.name = "verify", .kind = CMDLINE_WORD, .words = WORDS("on", "off")},
 };
 
 /* Longer than any key or value we know: such a word is a mistake. */

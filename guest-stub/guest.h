@@ -178,6 +178,29 @@ uint64_t mm_for_each_shared(uint64_t lo, uint64_t hi, void (*fn)(uint64_t va, ui
 bool page_is_encrypted(uint64_t va);
 uint64_t mm_cr3(void);
 
+/* ---- verify.c: the memory check after a migration ---- */
+/* A migration is planned and verify=off was not given. */
+bool vpat_wanted(void);
+/* This generation's migrations counter as last checked (handover). */
+void vpat_arm(uint32_t seen);
+/*
+ * Write the pattern (boot CPU, after the boot shares, before READY):
+ * shared[i] = {gpa, npages} of the pages shared at boot. No-op unless
+ * vpat_wanted().
+ */
+void vpat_init(const uint64_t (*shared)[2], unsigned nshared);
+/* Boot CPU, idle: the next pages get version + 1. */
+void vpat_step(void);
+/* Boot CPU: migrated since the last look? Then check and report. The counter. */
+uint32_t vpat_poll(void);
+uint32_t vpat_migrations(void);
+/* Pool buffers (reboot.c): taken and returned under vpat_lock. */
+void vpat_lock(void);
+void vpat_unlock(void);
+void vpat_pool_page_returned_locked(uint64_t gpa);
+/* mm.c: alloc_pages must stay below limit from now on (0: none). */
+void mm_set_alloc_limit(uint64_t limit);
+
 /* ---- sev.c ---- */
 extern bool sev_active;
 extern uint32_t hc_transport;

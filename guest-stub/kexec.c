@@ -208,6 +208,8 @@ static void __attribute__((noreturn)) kexec_jump(uint64_t cycles_left)
 
 	prepare_handover(h);
 	h->cycles_left = cycles_left;
+	/* The old kernel's last look at its memory, then the new one goes on. */
+	h->migrations_seen = vpat_poll();
 	if (reboot_path_sel == PATH_CRASH)
 		h->start_info = kdump_start_info();
 	console_flush();
@@ -291,6 +293,7 @@ static void let_device_work(void)
 	for (uint32_t round = 0; device_requests_done() < io_per_cycle && round < IO_ROUNDS_MAX;
 	     round++) {
 		irq_point(WHERE_IDLE);
+		vpat_step();
 		if (!run_work())
 			cpu_idle();
 	}
@@ -333,6 +336,7 @@ void scenario_kexec(void)
 			ap_buf[cpu] = alloc_pages(1);
 			set_cbit_range(ap_buf[cpu], 1, true); /* split now, APs only flip bits */
 		}
+	kexec_verify_init();
 	migration_ready(true);
 	guest_sync(SYNC_READY, boot.generation, 0);
 
@@ -344,8 +348,10 @@ void scenario_kexec(void)
 	} else {
 		/* Let every AP service a few requests. */
 		for (uint32_t cpu = 1; cpu < boot.nr_cpus; cpu++)
-			while (ap_requests[cpu] < io_per_cycle && aps_running == boot.nr_cpus - 1)
+			while (ap_requests[cpu] < io_per_cycle && aps_running == boot.nr_cpus - 1) {
+				vpat_step();
 				guest_yield();
+			}
 	}
 
 	if (!cycles_left) {
@@ -414,6 +420,7 @@ static void linux_boot_and_work(void)
 	if (strategy == STRAT_UPSTREAM)
 		reset_all_ram();
 	kexec_share_boot_pages();
+	kexec_verify_init();
 	migration_ready(true);
 	guest_sync(SYNC_READY, boot.generation, 0);
 	start_aps();

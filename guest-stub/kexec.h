@@ -29,6 +29,8 @@ struct handover {
 	uint64_t entry;
 	uint64_t nsegs;
 	struct kexec_seg seg[KEXEC_MAX_SEGS];
+	uint32_t migrations_seen; /* verify.c: the counter the old instance checked */
+	uint32_t reserved;
 };
 
 enum strategy {
@@ -50,6 +52,9 @@ void reset_all_ram(void);
 
 /* reboot.c, reboot=linux */
 void device_probe(void);
+/* The pool's pages [*lo, *hi); is this pool page free (not a buffer)? */
+void device_pool_range(uint64_t *lo, uint64_t *hi);
+bool device_pool_page_free(uint64_t gpa);
 /* The VMM offers the bounce-buffer device (params). */
 bool device_present(void);
 uint64_t device_requests_done(void);
@@ -76,6 +81,10 @@ bool scenario_known(const char *name);
 bool hostile_known(const char *name);
 void scenario_kexec(void);
 void kexec_share_boot_pages(void);
+/* What kexec_share_boot_pages shared, as {gpa, npages}; returns how many. */
+unsigned kexec_shared_ranges(uint64_t (*out)[2]);
+/* vpat_init with the boot shares. */
+void kexec_verify_init(void);
 bool hostile_run(const char *name);
 void hostile_ap_spin(void);
 extern char ap_entry[];

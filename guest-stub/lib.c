@@ -343,6 +343,8 @@ void __attribute__((noreturn)) cpu_park(volatile uint32_t *counter, bool clear)
 
 void guest_done(uint64_t status)
 {
+	if (status == 0)
+		vpat_poll(); /* a migration since the last look is checked before the end */
 	console_flush();
 	ucall(UCALL_DONE, 1, status);
 	for (;;)
@@ -372,6 +374,7 @@ void guest_sync(uint64_t tag, uint64_t arg, uint64_t flags)
 
 void guest_yield(void)
 {
+	vpat_poll();
 	if (boot.params && (boot.params->flags & MINIVMM_FLAG_SERIAL))
 		ucall(UCALL_YIELD, 0);
 	else

@@ -35,6 +35,30 @@ void kexec_share_boot_pages(void)
 	set_memory_decrypted(shared.bounce_4k, 8);
 }
 
+unsigned kexec_shared_ranges(uint64_t (*out)[2])
+{
+	unsigned n = 0;
+
+	if (!shared.pv_pages)
+		return 0;
+	out[n][0] = (uint64_t)decrypted_page;
+	out[n++][1] = 1;
+	out[n][0] = shared.pv_pages;
+	out[n++][1] = boot.nr_cpus;
+	out[n][0] = shared.bounce_2m;
+	out[n++][1] = 512;
+	out[n][0] = shared.bounce_4k;
+	out[n++][1] = 8;
+	return n;
+}
+
+void kexec_verify_init(void)
+{
+	uint64_t r[4][2];
+
+	vpat_init(r, kexec_shared_ranges(r));
+}
+
 /* A device buffer that goes back to private after use. */
 static void device_roundtrip(void)
 {
@@ -155,6 +179,7 @@ static void scenario_dirty(void)
 	uint64_t base = alloc_pages(n);
 
 	GUEST_ASSERT(n && is_ram(base, n * PAGE_SIZE));
+	vpat_init(NULL, 0);
 	guest_sync(SYNC_BENCH, 0, 0);
 	for (uint64_t r = 0; r < rounds; r++) {
 		uint64_t rax = 0;
@@ -162,6 +187,8 @@ static void scenario_dirty(void)
 		for (uint64_t i = 0; i < n; i++)
 			((volatile uint64_t *)(base + i * PAGE_SIZE))[r % 512] = r;
 		__asm__ volatile("outb %%al, %1" : "+a"(rax) : "i"(MINIVMM_PORT_NULL));
+		vpat_step();
+		vpat_poll();
 	}
 	/* What was written last is still there. */
 	for (uint64_t i = 0; i < n; i++)
@@ -261,6 +288,8 @@ void guest_main(uint64_t start_info, uint64_t handover)
 		boot.generation = h->generation;
 	/* Before anything reads a key: a typo must not turn into a default. */
 	cmdline_check();
+	/* A kexec'd instance goes on from what the old one had checked. */
+	vpat_arm(h && h->magic == HANDOVER_MAGIC ? h->migrations_seen : 0);
 	sev_detect();
 	mm_init();
 	s = cmdline_get("scenario", name, sizeof(name));

@@ -17,7 +17,12 @@
 extern char _end[];
 uint64_t cbit_mask;
 uint64_t boot_cr3;
-static uint64_t next_free, pml4_gpa;
+static uint64_t next_free, pml4_gpa, alloc_limit;
+
+void mm_set_alloc_limit(uint64_t limit)
+{
+	alloc_limit = limit;
+}
 
 /* Not zeroed: a kernel does not clear a 2 MiB bounce pool it allocates. */
 uint64_t alloc_pages(uint64_t n)
@@ -25,6 +30,8 @@ uint64_t alloc_pages(uint64_t n)
 	uint64_t p = next_free;
 
 	GUEST_ASSERT(n == 0 || is_ram(p, n * PAGE_SIZE));
+	/* verify.c's pattern starts at the limit. */
+	GUEST_ASSERT(!alloc_limit || p + n * PAGE_SIZE <= alloc_limit);
 	next_free += n * PAGE_SIZE;
 	return p;
 }

@@ -140,6 +140,7 @@ void irq_point(enum guest_where where)
 
 	if (!irq_model)
 		return;
+	vpat_poll();
 	cpu = this_cpu();
 	c = &cpus[cpu];
 	saved = c->where;
@@ -192,21 +193,41 @@ static uint64_t pool_alloc(void)
 	uint64_t buf = 0;
 
 	spin_lock(&pool_lock);
+	/* Under vpat_lock: a memory check never sees a buffer half taken. */
+	vpat_lock();
 	for (unsigned i = 0; i < POOL_PAGES; i++)
 		if (!pool_used[i]) {
 			pool_used[i] = 1;
 			buf = pool_gpa + i * PAGE_SIZE;
 			break;
 		}
+	vpat_unlock();
 	spin_unlock(&pool_lock);
 	return buf;
 }
 
+/* The buffer is private again (or never was shared): it holds the pattern again. */
 static void pool_free(uint64_t buf)
 {
 	spin_lock(&pool_lock);
+	vpat_lock();
+	vpat_pool_page_returned_locked(buf);
 	pool_used[(buf - pool_gpa) / PAGE_SIZE] = 0;
+	vpat_unlock();
 	spin_unlock(&pool_lock);
+}
+
+void device_pool_range(uint64_t *lo, uint64_t *hi)
+{
+	*lo = pool_gpa;
+	*hi = pool_gpa + POOL_PAGES * PAGE_SIZE;
+}
+
+/* Called under vpat_lock, so that pool_alloc/pool_free are atomic to it. */
+bool device_pool_page_free(uint64_t gpa)
+{
+	return gpa >= pool_gpa && gpa < pool_gpa + POOL_PAGES * PAGE_SIZE &&
+	       !pool_used[(gpa - pool_gpa) / PAGE_SIZE];
 }
 
 static struct request *req_find(uint32_t id)

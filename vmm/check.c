@@ -446,7 +446,8 @@ enum vcpu_action check_on_sync(struct vcpu *vcpu, const struct ucall *uc)
 		device_shutdown_locked(vcpu, uc->args[2] != 0);
 	}
 	verify = vm->opts.check && vm->opts.sev && after_reset;
-	point = vm->opts.check && vm->opts.sev && vm->mig.ready;
+	/* The guest's memory check is no point of the guest's model. */
+	point = vm->opts.check && vm->opts.sev && vm->mig.ready && tag != SYNC_MIGRATION_VERIFY;
 	if (verify || point)
 		evaluate(vm, vcpu, vcpu->generation, tag == SYNC_READY || point, &reset, &truth);
 	if (point)

@@ -58,6 +58,8 @@ enum inject_kind {
 	INJ_MSR = 1 << 2,
 };
 
+struct mvs_run; /* minivmm/stream.h */
+
 struct inject_rule {
 	int vcpu;	   /* -1: any */
 	unsigned kinds;	   /* enum inject_kind mask */
@@ -123,6 +125,7 @@ struct vm_opts {
 	uint64_t psp_key;
 	uint64_t migrate_wait_s; /* --migrate-wait: READY wait bound (serial: x1000 steps) */
 	bool migrate_force;	 /* --migrate-force: migrate without READY */
+	uint32_t migrate_rounds; /* --migrate-rounds: live rounds at most (0: none) */
 
 	/* Serial schedules (schedule.h): PCT and schedules as data. */
 	bool pct;		  /* --sched=pct: serial, priority-driven */
@@ -269,6 +272,18 @@ struct vm {
 	bool mig_arrival_logged; /* destination: migration_done written */
 	uint64_t mig_t_begin_ns; /* source: migration_start */
 	uint64_t mig_bytes, mig_pages_shared, mig_pages_private, mig_rounds;
+	/*
+	 * Destination, for the guest's memory check (vmm/verify.c): how each
+	 * page frame arrived (mig_got[1]: through RECEIVE_UPDATE_DATA,
+	 * mig_got[0]: as a plain record; neither: not sent), and the shared
+	 * runs of the bitmap as it came, with their provenance: the entries
+	 * that decided how each page was sent.
+	 */
+	uint64_t *mig_got[2];
+	struct mvs_run *mig_arrival_runs;
+	uint32_t mig_arrival_nruns;
+	uint64_t mig_verify_reports;  /* SYNC_MIGRATION_VERIFY reports handled */
+	uint64_t mig_corrupted_pages; /* summed over them */
 
 	/* Serial schedule. */
 	uint64_t sched_rng;
@@ -290,6 +305,13 @@ enum vcpu_action {
 	ACT_PARK,	  /* wait for the next CPU_ON */
 	ACT_YIELD,	  /* serial schedule: let another vCPU run */
 	ACT_SHUTDOWN,	  /* triple fault: caller collects events and stops */
+	/*
+	 * Re-enter the guest as if the exit had not been: no scheduling
+	 * point, no device turn, not counted in exits. For the guest's memory
+	 * check after a migration, instrumentation that the unmigrated run
+	 * does not have: the schedule stays the one it would have been.
+	 */
+	ACT_QUIET,
 };
 
 /* Get the vCPU out of KVM_RUN soon (immediate_exit and a signal). */

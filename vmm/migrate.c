@@ -999,7 +999,6 @@ static int sock_await_ack(struct fd_chan *chan, char *why, size_t n)
 
 /* ---- pre-copy (sockets) ---- */
 
-#define MIG_MAX_ROUNDS 8   /* live rounds before stop-and-copy, at most */
 #define MIG_DONE_PAGES 16u /* a dirty set this small goes in the stopped round */
 
 /*
@@ -1123,7 +1122,7 @@ static int live_round(struct vm *vm, struct stream_writer *w, const struct fd_ch
  * Pre-copy over a socket, from the main thread (vm_run): greeting and
  * SEND_START, then rounds while the guest runs (round 0 every touched
  * page, then what was dirtied meanwhile) until the dirty set is small or
- * MIG_MAX_ROUNDS, then every vCPU stops for the final round and the state.
+ * --migrate-rounds, then every vCPU stops for the final round and the state.
  * Called and returns with the lock held; drops it while the guest runs.
  */
 static void migrate_socket_locked(struct vm *vm)
@@ -1161,10 +1160,11 @@ static void migrate_socket_locked(struct vm *vm)
 		r = vm_set_dirty_log(vm, true);
 		logging = r == 0;
 	}
-	if (r == 0)
+	/* --migrate-rounds 0: the vCPUs stopped at the point (request_locked). */
+	if (r == 0 && vm->opts.migrate_rounds)
 		r = live_round(vm, &w, &chan, NULL);
 	for (;;) {
-		while (r == 0 && vm->mig_rounds < MIG_MAX_ROUNDS) {
+		while (r == 0 && vm->mig_rounds < vm->opts.migrate_rounds) {
 			r = collect_dirty(vm, sel, nwords, &ndirty);
 			if (r < 0 || ndirty <= MIG_DONE_PAGES)
 				break;
@@ -1587,6 +1587,12 @@ static int apply_bitmap(struct incoming *in, const struct stream_section *sec)
 {
 	struct vm *vm = in->vm;
 
+	free(vm->mig_arrival_runs);
+	vm->mig_arrival_nruns = 0;
+	vm->mig_arrival_runs = calloc(sec->u.bitmap.nruns ? sec->u.bitmap.nruns : 1,
+				      sizeof(*vm->mig_arrival_runs));
+	if (!vm->mig_arrival_runs)
+		return refuse(in, sec, "out of memory");
 	for (uint32_t i = 0; i < sec->u.bitmap.nruns; i++) {
 		const struct mvs_run *run = &sec->u.bitmap.runs[i];
 		struct encmap_prov prov = {run->vcpu, run->generation, run->seq};
@@ -1596,6 +1602,7 @@ static int apply_bitmap(struct incoming *in, const struct stream_section *sec)
 		if (r < 0)
 			return refuse(in, sec, "run [%#" PRIx64 ", %#" PRIx64 "): %s",
 				      run->start_page, run->end_page, strerror(-r));
+		vm->mig_arrival_runs[vm->mig_arrival_nruns++] = *run;
 	}
 	return 0;
 }
@@ -1735,6 +1742,33 @@ static int read_stream(struct incoming *in, struct stream_reader *rd, bool snaps
 	return 0;
 }
 
+/*
+ * The guest was migrated: one more in the counter of vCPU 0's ucall page
+ * (abi.h MINIVMM_MIGRATION_INFO), written as the host writes a shared page.
+ */
+static int tell_guest_migrated(struct vm *vm, const char *uri)
+{
+	const uint64_t gpa = MEM_UCALL_GPA + MINIVMM_MIGRATION_INFO;
+	struct minivmm_migration_info info;
+	struct kvm_sregs sregs;
+	int r = kvm_ioctl(vm->vcpus[0].fd, KVM_GET_SREGS, &sregs);
+
+	if (r == 0)
+		r = hostmem_read(&vm->hostmem, sregs.cr3, gpa, &info, sizeof(info));
+	if (r == HOSTMEM_PLAIN) {
+		info.migrations++;
+		r = hostmem_write(&vm->hostmem, sregs.cr3, gpa, &info, sizeof(info));
+	} else if (r == HOSTMEM_CIPHERTEXT) {
+		r = -EACCES;
+	}
+	if (r < 0) {
+		fprintf(stderr, "mini-vmm: --incoming %s: cannot tell the guest it moved: %s\n",
+			uri, strerror(-r));
+		return EXIT_GUEST_CRASH;
+	}
+	return 0;
+}
+
 int migrate_incoming(struct vm *vm, const struct vm_opts *opts)
 {
 	struct incoming in = {.vm = vm};
@@ -1811,9 +1845,12 @@ int migrate_incoming(struct vm *vm, const struct vm_opts *opts)
 	}
 	close(chan.fd);
 	free(in.hc.msrs);
-	free(in.got[0]);
-	free(in.got[1]);
+	/* How each page came, for the guest's memory check (vmm/verify.c). */
+	vm->mig_got[0] = in.got[0];
+	vm->mig_got[1] = in.got[1];
 	vm->mig_bytes = chan.bytes;
+	if (status == 0)
+		status = tell_guest_migrated(vm, uri);
 	return status;
 }
 

@@ -50,7 +50,9 @@ static void request_locked(struct vm *vm, struct vcpu *by)
 		/* Sockets: pre-copy rounds first, the guest running (vm_run). */
 		vm->mig_precopy = true;
 		pthread_cond_broadcast(&vm->cond);
-		return;
+		/* --migrate-rounds 0: stopped here, as for a snapshot. */
+		if (vm->opts.migrate_rounds)
+			return;
 	}
 	__atomic_store_n(&vm->mig_pause, true, __ATOMIC_RELEASE);
 	/* Out of KVM_RUN: a spinning guest makes no exit of its own. */

@@ -63,6 +63,9 @@ void opts_usage(FILE *f)
 	      "      --migrate-wait SEC   under --sev wait at most SEC for the guest's READY\n"
 	      "                           (default 10; --sched=serial: SEC x 1000 steps)\n"
 	      "      --migrate-force      migrate without the guest's READY (logged)\n"
+	      "      --migrate-rounds N   live pre-copy rounds at most over a socket (default\n"
+	      "                           8; 0: stop at the point and copy, as a snapshot:\n"
+	      "                           under --sched=serial the same pages every time)\n"
 	      "      --incoming URI       destination: the VM comes from URI (no GUEST.ELF)\n"
 	      "  -v, --verbose            print what was probed\n"
 	      "  -h, --help               this text\n"
@@ -155,6 +158,7 @@ enum {
 	OPT_INCOMING,
 	OPT_MIGRATE_WAIT,
 	OPT_MIGRATE_FORCE,
+	OPT_MIGRATE_ROUNDS,
 	OPT_DEPTH,
 	OPT_PCT_STEPS,
 	OPT_SCHEDULE,
@@ -188,6 +192,7 @@ static const struct option long_opts[] = {
 	{"incoming", required_argument, NULL, OPT_INCOMING},
 	{"migrate-wait", required_argument, NULL, OPT_MIGRATE_WAIT},
 	{"migrate-force", no_argument, NULL, OPT_MIGRATE_FORCE},
+	{"migrate-rounds", required_argument, NULL, OPT_MIGRATE_ROUNDS},
 	{"depth", required_argument, NULL, OPT_DEPTH},
 	{"pct-steps", required_argument, NULL, OPT_PCT_STEPS},
 	{"schedule", required_argument, NULL, OPT_SCHEDULE},
@@ -236,6 +241,7 @@ enum opts_result opts_parse(int argc, char **argv, struct vm_opts *o, FILE *out,
 		.cbit = 52,
 		.device_ppm = DEVICE_DEFAULT_PPM,
 		.migrate_wait_s = 10,
+		.migrate_rounds = 8,
 	};
 	/*
 	 * 0, not 1: glibc then re-initialises all of getopt's state, including
@@ -400,6 +406,11 @@ enum opts_result opts_parse(int argc, char **argv, struct vm_opts *o, FILE *out,
 			break;
 		case OPT_MIGRATE_FORCE:
 			o->migrate_force = true;
+			break;
+		case OPT_MIGRATE_ROUNDS:
+			if (parse_u64_range(optarg, 0, 64, &v))
+				BAD("--migrate-rounds %s: want 0 to 64", optarg);
+			o->migrate_rounds = (uint32_t)v;
 			break;
 		case OPT_INCOMING:
 			if (migrate_parse_uri(optarg, &o->incoming))

@@ -58,6 +58,11 @@ static const struct sync_tag_info tags[SYNC_MAX] = {
 	[SYNC_SUSPEND] = {.name = "suspend", .runs = true},
 	[SYNC_RESUME] = {.name = "resume", .runs = true},
 	[SYNC_CRASH] = {.name = "crash", .runs = true},
+	[SYNC_MIGRATION_VERIFY] = {.name = "migration_verify",
+				   .arg2 = "checked",
+				   .arg3 = "corrupted",
+				   .kind2 = SF_U64,
+				   .kind3 = SF_U64},
 };
 
 const struct sync_tag_info *sync_tag_info(uint64_t tag)

@@ -10,6 +10,7 @@
 #include "sync.h"
 #include "hostmem.h"
 #include "util.h"
+#include "verify.h"
 
 static const char *const cmd_names[UCALL_MAX] = {
 	[UCALL_NONE] = "none",	 [UCALL_DONE] = "done",	    [UCALL_ABORT] = "abort",
@@ -174,6 +175,27 @@ static enum vcpu_action do_cpu_on(struct vcpu *vcpu, const struct ucall *uc)
 	return ACT_CONTINUE;
 }
 
+/* The guest's memory check: its report is in this vCPU's ucall page. */
+static enum vcpu_action verify_sync(struct vcpu *vcpu, const struct ucall *uc, uint64_t gpa,
+				    uint64_t cr3)
+{
+	struct minivmm_verify_report rep;
+	/* In the page of the struct ucall (ucall_fetch found it in RAM). */
+	int r = hostmem_read(&vcpu->vm->hostmem, cr3,
+			     (gpa & ~(uint64_t)(PAGE_SIZE - 1)) + MINIVMM_UCALL_DATA, &rep,
+			     sizeof(rep));
+	enum vcpu_action act;
+
+	/* Private there: the host read ciphertext, not a report. */
+	if (r == HOSTMEM_CIPHERTEXT)
+		r = -EACCES;
+	act = check_on_sync(vcpu, uc);
+	pthread_mutex_lock(&vcpu->vm->lock);
+	verify_report_locked(vcpu, &rep, r);
+	pthread_mutex_unlock(&vcpu->vm->lock);
+	return act == ACT_CONTINUE ? ACT_QUIET : act;
+}
+
 enum vcpu_action ucall_handle(struct vcpu *vcpu, uint64_t gpa)
 {
 	struct vm *vm = vcpu->vm;
@@ -220,6 +242,8 @@ enum vcpu_action ucall_handle(struct vcpu *vcpu, uint64_t gpa)
 	case UCALL_ABORT:
 		return do_abort(vcpu, &uc, cr3);
 	case UCALL_SYNC:
+		if (uc.args[0] == SYNC_MIGRATION_VERIFY)
+			return verify_sync(vcpu, &uc, gpa, cr3);
 		return check_on_sync(vcpu, &uc);
 	case UCALL_CPU_ON:
 		return do_cpu_on(vcpu, &uc);

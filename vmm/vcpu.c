@@ -374,6 +374,10 @@ static void *vcpu_thread(void *arg)
 		}
 		if (act == ACT_STOP || vm->stopping)
 			break;
+		if (act == ACT_QUIET) {
+			vcpu->exits--;
+			continue;
+		}
 		migrate_after_exit(vcpu);
 		if (act == ACT_PARK) {
 			sched_after_exit(vcpu, act);

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+#include "verify.h"
 #include "vm.h"
 
 #include <errno.h>
@@ -108,10 +109,12 @@ static int write_boot_info(struct vm *vm)
 	*params = (struct minivmm_params){
 		.magic = MINIVMM_PARAMS_MAGIC,
 		.version = MINIVMM_PARAMS_VERSION,
-		.flags = (vm->opts.sev ? MINIVMM_FLAG_SEV : 0) |
-			 (vm->opts.sched == SCHED_SERIAL ? MINIVMM_FLAG_SERIAL : 0) |
-			 (vm->cpuid_agrees ? MINIVMM_FLAG_CPUID_AGREES : 0) |
-			 (vm->opts.device_ppm ? MINIVMM_FLAG_DEVICE : 0),
+		.flags =
+			(vm->opts.sev ? MINIVMM_FLAG_SEV : 0) |
+			(vm->opts.sched == SCHED_SERIAL ? MINIVMM_FLAG_SERIAL : 0) |
+			(vm->cpuid_agrees ? MINIVMM_FLAG_CPUID_AGREES : 0) |
+			(vm->opts.device_ppm ? MINIVMM_FLAG_DEVICE : 0) |
+			(vm->opts.migrate_to.kind != MIGRATE_URI_NONE ? MINIVMM_FLAG_MIGRATION : 0),
 		.transport = vm->opts.sev ? vm->transport : HC_TRANSPORT_NONE,
 		.nr_cpus = vm->nr_vcpus,
 		.cbit = vm->opts.sev ? vm->opts.cbit : 0,
@@ -923,6 +926,9 @@ int vm_run(struct vm *vm)
 			"mini-vmm: first guest instruction after %" PRIu64 " us, %" PRIu64
 			" instructions emulated\n",
 			(vm->t_first_run_ns - vm->t_start_ns) / 1000, vm->insn_emulation);
+	pthread_mutex_lock(&vm->lock);
+	verify_finish_locked(vm);
+	pthread_mutex_unlock(&vm->lock);
 	if (vm->exit_status == EXIT_OK && vm->checks_failed) {
 		vm->exit_status = EXIT_CHECK_FAILED;
 		snprintf(vm->exit_reason, sizeof(vm->exit_reason),
@@ -971,6 +977,7 @@ void vm_destroy(struct vm *vm)
 	psp_destroy(vm->psp);
 	vm->psp = NULL;
 	encmap_destroy(&vm->encmap);
+	verify_free(vm);
 	sched_destroy(vm);
 	evlog_close(&vm->log);
 	free(vm->cpuid);

@@ -73,6 +73,13 @@ enum sync_tag {
 	SYNC_SUSPEND = 19,	      /* kvm_suspend on the boot CPU */
 	SYNC_RESUME = 20,	      /* kvm_resume on the boot CPU */
 	SYNC_CRASH = 21,	      /* crash kexec begins (kvm_crash_shutdown) */
+	/*
+	 * The guest checked its memory after a migration: args[2] = pages
+	 * checked, args[3] = pages corrupted; the corrupted runs are a
+	 * struct minivmm_verify_report at MINIVMM_UCALL_DATA of this vCPU's
+	 * ucall page (README "Migration events").
+	 */
+	SYNC_MIGRATION_VERIFY = 22,
 	SYNC_MAX
 };
 
@@ -145,9 +152,52 @@ struct minivmm_irq_queue {
 	struct minivmm_irq_slot slot[MINIVMM_IRQ_SLOTS];
 };
 _Static_assert(sizeof(struct minivmm_irq_queue) == 136, "irq queue size");
+
+/*
+ * Migration (issue 13): in vCPU 0's ucall page, at MINIVMM_MIGRATION_INFO,
+ * the destination VMM adds one to migrations before the guest runs again:
+ * the guest's sign that it was migrated and should check its memory.
+ */
+#define MINIVMM_MIGRATION_INFO 2320u
+
+struct minivmm_migration_info {
+	uint32_t migrations; /* written by the destination VMM */
+	uint32_t reserved;
+};
+
+/*
+ * The guest's memory check, written where SYNC_MIGRATION_VERIFY's caller
+ * passes data (MINIVMM_UCALL_DATA): every page it checked, the corrupted
+ * ones as GPA-sorted runs (the first MINIVMM_VERIFY_RUNS_MAX; truncated
+ * says more were found).
+ */
+#define MINIVMM_VERIFY_RUNS_MAX 120u
+#define MINIVMM_VERIFY_AFTER	(1u << 0) /* no pattern yet: written after the migration */
+
+struct minivmm_verify_run {
+	uint64_t gpa;
+	uint64_t npages;
+};
+
+struct minivmm_verify_report {
+	uint64_t checked;
+	uint64_t corrupted;
+	uint32_t nruns;
+	uint32_t truncated;
+	uint32_t migrations; /* the counter the guest saw */
+	uint32_t flags;	     /* MINIVMM_VERIFY_* */
+	struct minivmm_verify_run run[MINIVMM_VERIFY_RUNS_MAX];
+};
+_Static_assert(sizeof(struct minivmm_verify_report) == 32 + 16 * MINIVMM_VERIFY_RUNS_MAX,
+	       "verify report size");
+
 _Static_assert(MINIVMM_UCALL_DATA + 2 * UCALL_STR_MAX <= 4096 &&
 		       MINIVMM_UCALL_DATA + UCALL_PRINT_MAX <= MINIVMM_IRQ_QUEUE &&
-		       MINIVMM_IRQ_QUEUE + sizeof(struct minivmm_irq_queue) <= 4096,
+		       MINIVMM_UCALL_DATA + sizeof(struct minivmm_verify_report) <=
+			       MINIVMM_IRQ_QUEUE &&
+		       MINIVMM_IRQ_QUEUE + sizeof(struct minivmm_irq_queue) <=
+			       MINIVMM_MIGRATION_INFO &&
+		       MINIVMM_MIGRATION_INFO + sizeof(struct minivmm_migration_info) <= 4096,
 	       "ucall page layout");
 
 /* ---- Boot parameters (a start-info module named "minivmm-params") ---- */
@@ -172,6 +222,12 @@ enum minivmm_transport {
 #define MINIVMM_FLAG_CPUID_AGREES (1u << 2)
 /* The bounce-buffer device exists (--device-rate above 0). */
 #define MINIVMM_FLAG_DEVICE (1u << 3)
+/*
+ * A migration is planned (--migrate-to): the guest keeps a pattern in the
+ * RAM it does not otherwise use and checks it after each migration, unless
+ * its command line says verify=off.
+ */
+#define MINIVMM_FLAG_MIGRATION (1u << 4)
 
 struct minivmm_params {
 	uint32_t magic;

@@ -86,6 +86,14 @@ if any(not e["pass"] for e in src + dst if e["type"] == "check"):
 x = [e for e in dst if e["type"] == "exit"]
 if x and x[0]["status"] != 0:
     bad.append(f"destination exit status {x[0]['status']}: {x[0]['reason']}")
+# The guest checked its memory after the move (or said it would not), and
+# found nothing wrong.
+vs = [e for e in dst if e["type"] == "migration_verify"]
+if not vs:
+    bad.append("no migration_verify at the destination")
+for v in vs:
+    if v["reported"] and (v.get("corrupted") or v.get("runs") or v.get("error")):
+        bad.append(f"the guest found its memory corrupted: {v}")
 done = {e.get("side"): e for e in src + dst if e["type"] == "migration_done"}
 if set(done) != {"source", "destination"}:
     bad.append(f"migration_done sides {sorted(done)}")
