@@ -132,6 +132,29 @@ static void flood(void)
 	printf("hostile-flood: %lu calls\n", n);
 }
 
+/*
+ * A memory-check report (abi.h struct minivmm_verify_report) that lies:
+ * too many runs, then runs outside guest memory, wrapping around and
+ * empty. The VMM logs each as what it is (README "Hostile guests") and
+ * never reads past its own arrays.
+ */
+static void verify_lies(void)
+{
+	struct minivmm_verify_report *rep =
+		(struct minivmm_verify_report *)(boot.params->ucall_gpa + MINIVMM_UCALL_DATA);
+
+	memset(rep, 0xff, sizeof(*rep));
+	ucall(UCALL_SYNC, 4, (uint64_t)SYNC_MIGRATION_VERIFY, 1ull, 1ull, 1ull);
+	memset(rep, 0, sizeof(*rep));
+	rep->checked = rep->corrupted = 3;
+	rep->nruns = 3;
+	rep->run[0] = (struct minivmm_verify_run){~0ull << 12, 1};
+	rep->run[1] = (struct minivmm_verify_run){0x100000, ~0ull};
+	rep->run[2] = (struct minivmm_verify_run){0x100000, 0};
+	ucall(UCALL_SYNC, 4, (uint64_t)SYNC_MIGRATION_VERIFY, 1ull, 3ull, 3ull);
+	printf("hostile-verify: lying reports sent\n");
+}
+
 static void msr_values(void)
 {
 	for (int i = 0; i < 1000; i++) {
@@ -249,6 +272,7 @@ static const struct {
 	{"hostile-hypercall", hypercalls},
 	{"hostile-flood", flood},
 	{"hostile-msr-values", msr_values},
+	{"hostile-verify", verify_lies},
 	{"hostile-msr-reserved", msr_reserved},
 	{"hostile-msr-unknown", msr_unknown},
 	{"hostile-msr-sev-write", msr_sev_write},

@@ -1407,6 +1407,7 @@ struct incoming {
 __attribute__((format(printf, 3, 4))) static int
 refuse(const struct incoming *in, const struct stream_section *sec, const char *fmt, ...)
 {
+	struct vm *vm = in->vm;
 	char msg[256];
 	va_list ap;
 
@@ -1415,6 +1416,13 @@ refuse(const struct incoming *in, const struct stream_section *sec, const char *
 	va_end(ap);
 	fprintf(stderr, "mini-vmm: --incoming %s: section %s at offset %" PRIu64 ": %s\n", in->uri,
 		stream_section_name(sec->type), sec->offset, msg);
+	pthread_mutex_lock(&vm->lock);
+	evlog_begin(&vm->log, "migration_refused", -1, vm->generation);
+	evlog_str(&vm->log, "section", stream_section_name(sec->type));
+	evlog_u64(&vm->log, "offset", sec->offset);
+	evlog_str(&vm->log, "reason", msg);
+	evlog_end(&vm->log);
+	pthread_mutex_unlock(&vm->lock);
 	return EXIT_USAGE;
 }
 
@@ -1550,6 +1558,15 @@ static int apply_ram(struct incoming *in, struct stream_section *sec)
 		}
 		r = psp_receive_update_data(vm->psp, pg.gpa, (const struct psp_packet_hdr *)pg.hdr,
 					    pg.data, MVS_PAGE_SIZE, dst);
+		if (r) {
+			/* The PSP refused a packet (its MAC, its GPA, its order). */
+			pthread_mutex_lock(&vm->lock);
+			evlog_begin(&vm->log, "migration_packet_refused", -1, vm->generation);
+			evlog_hex(&vm->log, "gpa", pg.gpa);
+			evlog_str(&vm->log, "status", r > 0 ? psp_status_name(r) : strerror(-r));
+			evlog_end(&vm->log);
+			pthread_mutex_unlock(&vm->lock);
+		}
 		if (r)
 			return refuse(in, sec, "RECEIVE_UPDATE_DATA of page %#" PRIx64 ": %s",
 				      pg.gpa, r > 0 ? psp_status_name(r) : strerror(-r));

@@ -120,7 +120,6 @@ void verify_report_locked(struct vcpu *vcpu, const struct minivmm_verify_report 
 	evlog_u64(&vm->log, "checked", rep->checked);
 	evlog_u64(&vm->log, "corrupted", rep->corrupted);
 	evlog_bool(&vm->log, "truncated", rep->truncated != 0);
-	evlog_bool(&vm->log, "pattern_after_migration", rep->flags & MINIVMM_VERIFY_AFTER);
 	if (rep->corrupted) {
 		con = vm_console(vm);
 		fprintf(con,

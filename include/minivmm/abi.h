@@ -172,7 +172,6 @@ struct minivmm_migration_info {
  * says more were found).
  */
 #define MINIVMM_VERIFY_RUNS_MAX 120u
-#define MINIVMM_VERIFY_AFTER	(1u << 0) /* no pattern yet: written after the migration */
 
 struct minivmm_verify_run {
 	uint64_t gpa;
@@ -185,7 +184,7 @@ struct minivmm_verify_report {
 	uint32_t nruns;
 	uint32_t truncated;
 	uint32_t migrations; /* the counter the guest saw */
-	uint32_t flags;	     /* MINIVMM_VERIFY_* */
+	uint32_t flags;	     /* 0 (reserved) */
 	struct minivmm_verify_run run[MINIVMM_VERIFY_RUNS_MAX];
 };
 _Static_assert(sizeof(struct minivmm_verify_report) == 32 + 16 * MINIVMM_VERIFY_RUNS_MAX,
