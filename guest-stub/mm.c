@@ -7,11 +7,20 @@
  */
 #include "guest.h"
 
-#define PTE_P	  1ull
-#define PTE_W	  2ull
-#define PTE_US	  4ull
-#define PTE_PS	  0x80ull
-#define PTE_TABLE (PTE_P | PTE_W | PTE_US)
+#define PTE_P  1ull
+#define PTE_W  2ull
+#define PTE_US 4ull
+#define PTE_A  0x20ull
+#define PTE_D  0x40ull
+#define PTE_PS 0x80ull
+/*
+ * Accessed and Dirty preset, as Linux's _KERNPG_TABLE and PAGE_KERNEL
+ * (arch/x86/include/asm/pgtable_types.h: ___A | ___D): the CPU never has
+ * to set them, and a shadow-paging hypervisor takes no fault to emulate
+ * the A/D update (a read fault, then a write fault, on every page the
+ * kernel writes under fresh page tables).
+ */
+#define PTE_TABLE (PTE_P | PTE_W | PTE_US | PTE_A | PTE_D)
 #define PTE_ADDR  0x000ffffffffff000ull
 
 extern char _end[];
