@@ -107,11 +107,14 @@ void mm_init(void)
 	}
 	/*
 	 * What the firmware shared (its window and the ucall pages, our
-	 * GHCBs) is mapped C=0, as Linux maps the GHCB decrypted.
+	 * GHCBs) is mapped C=0, as Linux maps the GHCB decrypted. No flush:
+	 * these tables are not live yet, and loading them is the flush (as
+	 * Linux populates early_top_pgt, then load_cr3()s it in
+	 * x86_64_start_kernel/reset_early_page_tables, with no flush before).
 	 */
 	if (cbit_mask && boot.params && boot.params->fw_shared_size)
-		set_cbit_range(boot.params->fw_shared_gpa, boot.params->fw_shared_size / PAGE_SIZE,
-			       false);
+		set_cbit_noflush(boot.params->fw_shared_gpa,
+				 boot.params->fw_shared_size / PAGE_SIZE, false);
 	write_cr3(pml4_gpa);
 }
 
