@@ -295,8 +295,15 @@ bool run_work(void)
 	return n != 0;
 }
 
-/* Probe: the pool sits at the top of low RAM, as memblock puts swiotlb. */
-void device_probe(void)
+/*
+ * Probe: the pool sits at the top of low RAM, as memblock puts swiotlb.
+ * The pool is the driver's: without the device (MINIVMM_FLAG_DEVICE clear)
+ * the driver core never matches it and never calls its probe
+ * (really_probe), so no pool is set up and no 2 MiB leaf split for it
+ * (a split, a flush and fresh page-table pages: traps on a shadow-paging
+ * hypervisor). The CPUs' state is reset either way.
+ */
+static void pool_setup(void)
 {
 	const struct hvm_memmap_table_entry *mm = (const void *)boot.si->memmap_paddr;
 	uint64_t top = 0;
@@ -310,6 +317,12 @@ void device_probe(void)
 	pool_gpa = top - POOL_PAGES * PAGE_SIZE;
 	GUEST_ASSERT(is_ram(pool_gpa, POOL_PAGES * PAGE_SIZE));
 	set_cbit_range(pool_gpa, POOL_PAGES, true); /* 4 KiB leaves from now on */
+}
+
+void device_probe(void)
+{
+	if (device_present())
+		pool_setup();
 	memset(pool_used, 0, sizeof(pool_used));
 	memset(reqs, 0, sizeof(reqs));
 	memset(cpus, 0, sizeof(cpus));
