@@ -257,8 +257,10 @@ void guest_main(uint64_t start_info, uint64_t handover)
 
 	boot_parse(start_info);
 	boot.generation = 1;
-	if (h && h->magic == HANDOVER_MAGIC)
+	if (h && h->magic == HANDOVER_MAGIC) {
 		boot.generation = h->generation;
+		boot.fw_cr3 = h->fw_cr3;
+	}
 	/* Before anything reads a key: a typo must not turn into a default. */
 	cmdline_check();
 	sev_detect();
