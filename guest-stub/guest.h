@@ -123,6 +123,7 @@ struct boot {
 	const struct hvm_modlist_entry *script;
 	const struct minivmm_cpuid_table *cpuid; /* firmware CPUID table, or NULL */
 	uint64_t ram_top;			 /* highest RAM address + 1 */
+	uint64_t fw_cr3; /* the firmware's identity map, from the handover; 0 at first boot */
 	uint32_t generation;
 	uint32_t nr_cpus;
 };
@@ -164,6 +165,10 @@ extern uint64_t cbit_mask; /* 0 without SEV */
 extern uint64_t boot_cr3;  /* the VMM's page tables */
 uint64_t alloc_pages(uint64_t n);
 void mm_init(void);
+/* Load CR3 on this CPU, remembered for flush_range (cpu_tlbstate). */
+void load_cr3(uint64_t cr3);
+/* This CPU came up with CR3 = cr3 (CPU_ON). */
+void mm_cpu_entered(uint64_t cr3);
 /* Clear/set the C-bit on [va, va + n pages) (4K or 2M leaves), then flush. */
 void set_cbit_range(uint64_t va, uint64_t npages, bool encrypted);
 /* The same, the TLB flush left to the caller (flush_range). */

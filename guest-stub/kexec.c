@@ -117,6 +117,7 @@ void kexec_ap_main(uint64_t cpu)
 {
 	uint64_t buf = ap_buf[cpu];
 
+	mm_cpu_entered(mm_cr3()); /* start_ap's CPU_ON gave it our page tables */
 	if (irq_model)
 		linux_ap_main((uint32_t)cpu);
 
@@ -188,6 +189,7 @@ static void prepare_handover(struct handover *h)
 	h->generation = boot.generation + 1;
 	h->start_info = (uint64_t)boot.si;
 	h->entry = eh->entry;
+	h->fw_cr3 = boot_cr3;
 	h->nsegs = 0;
 	for (uint16_t i = 0; i < eh->phnum; i++) {
 		if (ph[i].type != 1 /* PT_LOAD */ || !ph[i].memsz)
@@ -214,7 +216,7 @@ static void __attribute__((noreturn)) kexec_jump(uint64_t cycles_left)
 		h->start_info = kdump_start_info();
 	console_flush();
 	/* Back on the VMM's identity map: our own page tables are about to go. */
-	write_cr3(boot_cr3);
+	load_cr3(boot_cr3);
 	memcpy((void *)TRAMPOLINE_GPA, kexec_trampoline,
 	       (size_t)(kexec_trampoline_end - kexec_trampoline));
 	tramp = (void (*)(struct handover *))TRAMPOLINE_GPA;

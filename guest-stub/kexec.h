@@ -29,6 +29,8 @@ struct handover {
 	uint64_t entry;
 	uint64_t nsegs;
 	struct kexec_seg seg[KEXEC_MAX_SEGS];
+	/* After seg[]: the trampoline reads the fields above at fixed offsets. */
+	uint64_t fw_cr3;	  /* the firmware's identity map the jump runs on */
 	uint32_t migrations_seen; /* verify.c: the counter the old instance checked */
 	uint32_t reserved;
 };

@@ -331,7 +331,7 @@ void __attribute__((noreturn)) cpu_park(volatile uint32_t *counter, bool clear)
 	 * CPU gone, the next kernel may reuse the memory of our page tables,
 	 * and the PARK ucall is read through whatever this CPU maps.
 	 */
-	write_cr3(boot_cr3);
+	load_cr3(boot_cr3);
 	if (clear)
 		__atomic_store_n(counter, 0, __ATOMIC_SEQ_CST);
 	else

@@ -29,9 +29,19 @@ void kexec_share_boot_pages(void)
 	shared.pv_pages = alloc_pages(boot.nr_cpus);
 	for (uint32_t i = 0; i < boot.nr_cpus; i++)
 		set_memory_decrypted(shared.pv_pages + i * PAGE_SIZE, 1);
+	/*
+	 * The single pages come from memory that is already in 4 KiB pieces,
+	 * before the aligned 2 MiB block is carved out: a buddy allocator
+	 * serves a small request from the smallest free block (mm/page_alloc.c
+	 * __rmqueue_smallest), here the 2 MiB our image already splits, rather
+	 * than breaking up another 2 MiB; so sharing them splits no fresh
+	 * 2 MiB leaf (split_large_page: a new page-table page, a write to a
+	 * live PMD, traps on a shadow-paging hypervisor). The conversions run
+	 * in the same order as before.
+	 */
+	shared.bounce_4k = alloc_pages(8);
 	shared.bounce_2m = alloc_aligned(512, SZ_2M);
 	set_memory_decrypted(shared.bounce_2m, 512);
-	shared.bounce_4k = alloc_pages(8);
 	set_memory_decrypted(shared.bounce_4k, 8);
 }
 
@@ -284,8 +294,10 @@ void guest_main(uint64_t start_info, uint64_t handover)
 
 	boot_parse(start_info);
 	boot.generation = 1;
-	if (h && h->magic == HANDOVER_MAGIC)
+	if (h && h->magic == HANDOVER_MAGIC) {
 		boot.generation = h->generation;
+		boot.fw_cr3 = h->fw_cr3;
+	}
 	/* Before anything reads a key: a typo must not turn into a default. */
 	cmdline_check();
 	/* A kexec'd instance goes on from what the old one had checked. */

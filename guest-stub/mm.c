@@ -7,21 +7,48 @@
  */
 #include "guest.h"
 
-#define PTE_P	  1ull
-#define PTE_W	  2ull
-#define PTE_US	  4ull
-#define PTE_PS	  0x80ull
-#define PTE_TABLE (PTE_P | PTE_W | PTE_US)
+#define PTE_P  1ull
+#define PTE_W  2ull
+#define PTE_US 4ull
+#define PTE_A  0x20ull
+#define PTE_D  0x40ull
+#define PTE_PS 0x80ull
+/*
+ * Accessed and Dirty preset, as Linux's _KERNPG_TABLE and PAGE_KERNEL
+ * (arch/x86/include/asm/pgtable_types.h: ___A | ___D): the CPU never has
+ * to set them, and a shadow-paging hypervisor takes no fault to emulate
+ * the A/D update (a read fault, then a write fault, on every page the
+ * kernel writes under fresh page tables).
+ */
+#define PTE_TABLE (PTE_P | PTE_W | PTE_US | PTE_A | PTE_D)
 #define PTE_ADDR  0x000ffffffffff000ull
 
 extern char _end[];
 uint64_t cbit_mask;
 uint64_t boot_cr3;
 static uint64_t next_free, pml4_gpa, alloc_limit;
+/*
+ * The CR3 each CPU loaded, as Linux keeps it in cpu_tlbstate (loaded_mm,
+ * built with build_cr3(), never read back from the register): a full flush
+ * writes it again without reading CR3 first, a trap of its own on a
+ * shadow-paging hypervisor. 0: not known (read the register).
+ */
+static uint64_t loaded_cr3[MAX_CPUS];
 
 void mm_set_alloc_limit(uint64_t limit)
 {
 	alloc_limit = limit;
+}
+
+void load_cr3(uint64_t cr3)
+{
+	loaded_cr3[this_cpu()] = cr3;
+	write_cr3(cr3);
+}
+
+void mm_cpu_entered(uint64_t cr3)
+{
+	loaded_cr3[this_cpu()] = cr3;
 }
 
 /* Not zeroed: a kernel does not clear a 2 MiB bounce pool it allocates. */
@@ -58,7 +85,12 @@ void mm_init(void)
 {
 	uint64_t top = ALIGN_UP(boot.ram_top, SZ_1G), *pml4;
 
-	boot_cr3 = read_cr3();
+	/*
+	 * The firmware's identity map, where kexec_jump goes back to. A kexec'd
+	 * kernel is told (the handover, as it is told its start info): Linux's
+	 * startup_64 reads no CR3 either. Only the first boot reads it.
+	 */
+	boot_cr3 = boot.fw_cr3 ? boot.fw_cr3 : read_cr3();
 	/* Each generation allocates elsewhere, as a relocated kernel would. */
 	next_free = ALIGN_UP((uint64_t)_end, PAGE_SIZE) + (boot.generation % 8) * 2 * PAGE_SIZE;
 	/* Odd frame for the PML4. */
@@ -105,12 +137,15 @@ void mm_init(void)
 	}
 	/*
 	 * What the firmware shared (its window and the ucall pages, our
-	 * GHCBs) is mapped C=0, as Linux maps the GHCB decrypted.
+	 * GHCBs) is mapped C=0, as Linux maps the GHCB decrypted. No flush:
+	 * these tables are not live yet, and loading them is the flush (as
+	 * Linux populates early_top_pgt, then load_cr3()s it in
+	 * x86_64_start_kernel/reset_early_page_tables, with no flush before).
 	 */
 	if (cbit_mask && boot.params && boot.params->fw_shared_size)
-		set_cbit_range(boot.params->fw_shared_gpa, boot.params->fw_shared_size / PAGE_SIZE,
-			       false);
-	write_cr3(pml4_gpa);
+		set_cbit_noflush(boot.params->fw_shared_gpa,
+				 boot.params->fw_shared_size / PAGE_SIZE, false);
+	load_cr3(pml4_gpa);
 }
 
 /* The 2 MiB-level entry that maps va, or NULL where nothing does. */
@@ -172,10 +207,12 @@ void flush_range(uint64_t va, uint64_t npages)
 	 * One flush: on a shadow-paging hypervisor every invlpg is a trap
 	 * (about 60 us on kvm_pvm), as Linux's cpa flushes a range at once.
 	 */
+	uint64_t cr3 = loaded_cr3[this_cpu()];
+
 	if (npages == 1)
 		invlpg(va);
 	else
-		write_cr3(read_cr3());
+		write_cr3(cr3 ? cr3 : read_cr3());
 }
 
 void set_cbit_range(uint64_t va, uint64_t npages, bool encrypted)

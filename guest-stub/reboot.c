@@ -316,8 +316,15 @@ bool run_work(void)
 	return n != 0;
 }
 
-/* Probe: the pool sits at the top of low RAM, as memblock puts swiotlb. */
-void device_probe(void)
+/*
+ * Probe: the pool sits at the top of low RAM, as memblock puts swiotlb.
+ * The pool is the driver's: without the device (MINIVMM_FLAG_DEVICE clear)
+ * the driver core never matches it and never calls its probe
+ * (really_probe), so no pool is set up and no 2 MiB leaf split for it
+ * (a split, a flush and fresh page-table pages: traps on a shadow-paging
+ * hypervisor). The CPUs' state is reset either way.
+ */
+static void pool_setup(void)
 {
 	const struct hvm_memmap_table_entry *mm = (const void *)boot.si->memmap_paddr;
 	uint64_t top = 0;
@@ -331,6 +338,12 @@ void device_probe(void)
 	pool_gpa = top - POOL_PAGES * PAGE_SIZE;
 	GUEST_ASSERT(is_ram(pool_gpa, POOL_PAGES * PAGE_SIZE));
 	set_cbit_range(pool_gpa, POOL_PAGES, true); /* 4 KiB leaves from now on */
+}
+
+void device_probe(void)
+{
+	if (device_present())
+		pool_setup();
 	memset(pool_used, 0, sizeof(pool_used));
 	memset(reqs, 0, sizeof(reqs));
 	memset(cpus, 0, sizeof(cpus));
@@ -409,11 +422,24 @@ static void on_each_cpu(void (*fn)(uint32_t cpu))
 	for (uint32_t cpu = 1; cpu < boot.nr_cpus; cpu++)
 		if (cpus[cpu].online)
 			__atomic_or_fetch(&cpus[cpu].ipi, IPI_CALL, __ATOMIC_SEQ_CST);
-	/* The local call runs with interrupts off (smp_call_function_many). */
+	/*
+	 * The local call runs with interrupts off (smp_call_function_many).
+	 * Its SYNC pair is our instrumentation, not a step of Linux: it orders
+	 * the call against the other CPUs' calls and against device work. With
+	 * no other CPU online and no device (MINIVMM_FLAG_DEVICE clear: no
+	 * driver, no interrupt) nothing can run beside or between them, so the
+	 * pair would say nothing the log does not already (kexec_begin just
+	 * before, the callback's own exits inside): leave it out there, and
+	 * keep it wherever it orders something (and its scheduling points).
+	 */
+	bool alone = !call_pending && !device_present();
+
 	me->irqs_off = 1;
-	guest_sync4(SYNC_NOTIFIER_TAKEN, boot.generation, me->where, 0);
+	if (!alone)
+		guest_sync4(SYNC_NOTIFIER_TAKEN, boot.generation, me->where, 0);
 	fn(0);
-	guest_sync4(SYNC_NOTIFIER_DONE, boot.generation, 0, 0);
+	if (!alone)
+		guest_sync4(SYNC_NOTIFIER_DONE, boot.generation, 0, 0);
 	me->irqs_off = 0;
 	/* csd_lock_wait: spin until every other CPU ran it. */
 	while (call_pending)
@@ -422,6 +448,14 @@ static void on_each_cpu(void (*fn)(uint32_t cpu))
 
 static void device_shutdown(void)
 {
+	/*
+	 * device_shutdown() walks the devices bound to a driver and calls each
+	 * one's .shutdown. Without the device (MINIVMM_FLAG_DEVICE clear) our
+	 * driver never bound: there is no .shutdown to run and nothing to
+	 * report, so no SYNC (the VMM's device is off since BOOT anyway).
+	 */
+	if (!device_present())
+		return;
 	guest_sync4(SYNC_DEVICE_SHUTDOWN, boot.generation, device_shutdown_stop, 0);
 	if (device_shutdown_stop)
 		device_driver_on = 0;
