@@ -143,8 +143,8 @@ static void vm_reset(uint8_t cfg, unsigned nr_vcpus, unsigned cbit)
 	if (mem_set_ucall_pages(&vm->mem, nr_vcpus))
 		abort();
 	/* The host view: ciphertext-less under SEV, so private pages are refused. */
-	vm->hostmem = (struct hostmem){.mem = &vm->mem,
-				       .cbit_mask = vm->opts.sev ? 1ull << cbit : 0};
+	vm->hostmem =
+		(struct hostmem){.mem = &vm->mem, .cbit_mask = vm->opts.sev ? 1ull << cbit : 0};
 	for (unsigned i = 0; i < VM_MAX_VCPUS; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 

@@ -114,13 +114,17 @@ void mm_init(void)
 		if (!(l3[i3] & PTE_P))
 			l3[i3] = alloc_table() | PTE_TABLE;
 		l2 = table(l3[i3]);
+		/*
+		 * Private by default: the C-bit on everything described, RAM and
+		 * the reserved pages where the firmware left the boot data (start
+		 * info, parameters, modules), which launch encrypted and which
+		 * Linux reads encrypted too (early_memremap_is_setup_data() and
+		 * friends). Mapped C=0 they read as ciphertext on hardware; here
+		 * once a migration carried them as the private pages they are.
+		 * What the firmware shared is made C=0 below.
+		 */
 		if (memmap_covers(va, SZ_2M)) {
-			/* Private by default: the C-bit on every 2 MiB that holds RAM. */
-			l2[(va >> 21) & 511] =
-				va | PTE_TABLE | PTE_PS |
-				(is_ram(va, PAGE_SIZE) || is_ram(va + SZ_2M - PAGE_SIZE, PAGE_SIZE)
-					 ? cbit_mask
-					 : 0);
+			l2[(va >> 21) & 511] = va | PTE_TABLE | PTE_PS | cbit_mask;
 		} else {
 			/* Partly described (a kdump map): 4 KiB pages, the described ones. */
 			uint64_t *pt = (uint64_t *)alloc_table();
@@ -129,8 +133,7 @@ void mm_init(void)
 				uint64_t pa = va + i * PAGE_SIZE;
 
 				if (in_memmap(pa, PAGE_SIZE))
-					pt[i] = pa | PTE_TABLE |
-						(is_ram(pa, PAGE_SIZE) ? cbit_mask : 0);
+					pt[i] = pa | PTE_TABLE | cbit_mask;
 			}
 			l2[(va >> 21) & 511] = (uint64_t)pt | PTE_TABLE;
 		}

@@ -59,6 +59,17 @@ enum inject_kind {
 };
 
 struct mvs_run; /* minivmm/stream.h */
+struct vm;
+
+/*
+ * What vm_run calls of a planned migration (vmm/migrate.h migrate_ops,
+ * set by main.c): the VM's loop does not depend on the migration code,
+ * which builds on the VM's setup.
+ */
+struct vm_migrate_ops {
+	void (*precopy_locked)(struct vm *vm); /* vm->mig_precopy was set */
+	void (*source_locked)(struct vm *vm);  /* vm->mig_pause, every vCPU quiet */
+};
 
 struct inject_rule {
 	int vcpu;	   /* -1: any */
@@ -252,6 +263,7 @@ struct vm {
 	 * every vCPU thread to wait outside KVM_RUN; sync_hits counts the
 	 * SYNCs that matched --migrate-at.
 	 */
+	const struct vm_migrate_ops *mig_ops; /* NULL: no migration planned */
 	bool mig_pause;
 	bool mig_done;
 	uint64_t mig_sync_hits;
@@ -282,6 +294,7 @@ struct vm {
 	uint64_t *mig_got[2];
 	struct mvs_run *mig_arrival_runs;
 	uint32_t mig_arrival_nruns;
+	uint32_t mig_count;	      /* migrations this guest went through */
 	uint64_t mig_verify_reports;  /* SYNC_MIGRATION_VERIFY reports handled */
 	uint64_t mig_corrupted_pages; /* summed over them */
 

@@ -31,10 +31,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mini-vmm: out of memory\n");
 		return EXIT_USAGE;
 	}
-	if (opts.incoming.kind != MIGRATE_URI_NONE)
+	if (opts.incoming.kind != MIGRATE_URI_NONE) {
 		status = migrate_incoming(vm, &opts);
-	else
+	} else {
 		status = vm_create(vm, &opts);
+		if (status == 0)
+			status = migrate_check_plan(vm);
+		if (opts.migrate_to.kind != MIGRATE_URI_NONE)
+			vm->mig_ops = &migrate_ops;
+	}
 	if (status == 0) {
 		status = vm_run(vm);
 		fflush(stdout);

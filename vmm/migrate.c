@@ -136,51 +136,6 @@ int migrate_check_plan(struct vm *vm)
 static void finish_locked(struct vm *vm, int r, bool sent, const char *why, uint64_t t_stop,
 			  uint64_t t_end);
 
-void migrate_after_exit(struct vcpu *vcpu)
-{
-	struct vm *vm = vcpu->vm;
-
-	if (vm->opts.migrate_to.kind == MIGRATE_URI_NONE)
-		return;
-	if (__atomic_load_n(&vm->mig_waiting, __ATOMIC_RELAXED) && vm->opts.sched == SCHED_SERIAL) {
-		/* Serial: the wait counts scheduler steps, checked where they advance. */
-		pthread_mutex_lock(&vm->lock);
-		migrate_check_wait_locked(vm);
-		pthread_mutex_unlock(&vm->lock);
-		return;
-	}
-	if (!vm->opts.migrate_at.by_seq || __atomic_load_n(&vm->mig_requested, __ATOMIC_RELAXED) ||
-	    __atomic_load_n(&vm->mig_waiting, __ATOMIC_RELAXED) ||
-	    __atomic_load_n(&vm->log.seq, __ATOMIC_RELAXED) < vm->opts.migrate_at.seq)
-		return;
-	pthread_mutex_lock(&vm->lock);
-	migrate_point_reached_locked(vm, vcpu);
-	pthread_mutex_unlock(&vm->lock);
-}
-
-void migrate_pause_point_slow(struct vcpu *vcpu)
-{
-	struct vm *vm = vcpu->vm;
-
-	pthread_mutex_lock(&vm->lock);
-	if (vm->mig_pause) {
-		vcpu->active = false;
-		pthread_cond_broadcast(&vm->cond);
-		while (vm->mig_pause && !vm->stopping)
-			pthread_cond_wait(&vm->cond, &vm->lock);
-		vcpu->active = true;
-	}
-	pthread_mutex_unlock(&vm->lock);
-}
-
-bool migrate_quiet_locked(const struct vm *vm)
-{
-	for (unsigned i = 0; i < vm->nr_vcpus; i++)
-		if (vm->vcpus[i].active)
-			return false;
-	return true;
-}
-
 /* ---- byte sinks and sources over a file descriptor ---- */
 
 struct fd_chan {
@@ -235,7 +190,13 @@ struct mig_blob {
 	uint32_t next_id;
 	uint32_t nr_open;
 	uint32_t open[DEVICE_MAX_OPEN];
-	uint32_t reserved;
+	/*
+	 * Migrations of this guest, this one included: the destination
+	 * writes it where the guest looks (MINIVMM_MIGRATION_INFO). Kept by
+	 * the VMM, as a real VMM keeps what it tells a guest through a shared
+	 * page, instead of read back from guest memory.
+	 */
+	uint32_t migrations;
 	uint64_t raised;
 	uint64_t stop_real_ns; /* CLOCK_REALTIME when the last vCPU stopped */
 	/* Userspace exits per vCPU: the serial scheduler logs them (sched events). */
@@ -644,6 +605,7 @@ static int send_vmstate(struct vm *vm, struct stream_writer *w, uint64_t stop_re
 	blob.nr_open = vm->device.nr_open;
 	memcpy(blob.open, vm->device.open, sizeof(blob.open));
 	blob.raised = vm->device.raised;
+	blob.migrations = vm->mig_count + 1;
 	blob.stop_real_ns = stop_real_ns;
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		blob.exits[i] = vm->vcpus[i].exits;
@@ -1636,9 +1598,10 @@ static int apply_vmstate(struct incoming *in, const struct stream_section *sec)
 		return refuse(in, sec, "%u scheduler words and %u device bytes, want %u and %zu",
 			      vs->s.nr_sched_words, vs->s.device_len, SW_COUNT, sizeof(blob));
 	memcpy(&blob, vs->device, sizeof(blob));
+	vm->mig_count = blob.migrations;
 	cur = vs->sched_words[SW_SCHED_CURRENT];
 	if (blob.magic != MIG_BLOB_MAGIC || blob.rate_ppm > MVS_PPM_MAX || blob.on > 1 ||
-	    blob.nr_open > DEVICE_MAX_OPEN || blob.reserved || cur > vm->nr_vcpus)
+	    blob.nr_open > DEVICE_MAX_OPEN || !blob.migrations || cur > vm->nr_vcpus)
 		return refuse(in, sec, "device or scheduler state out of range");
 	if (vs->s.t_ns > now)
 		return refuse(in, sec, "source time %" PRIu64 " ns is beyond this host's clock",
@@ -1766,18 +1729,17 @@ static int read_stream(struct incoming *in, struct stream_reader *rd, bool snaps
 static int tell_guest_migrated(struct vm *vm, const char *uri)
 {
 	const uint64_t gpa = MEM_UCALL_GPA + MINIVMM_MIGRATION_INFO;
-	struct minivmm_migration_info info;
+	struct minivmm_migration_info info = {.migrations = vm->mig_count};
 	struct kvm_sregs sregs;
 	int r = kvm_ioctl(vm->vcpus[0].fd, KVM_GET_SREGS, &sregs);
 
+	/*
+	 * Written as the host writes a shared page: the bytes land in DRAM
+	 * as they are, whatever the guest's mapping is right now (a guest
+	 * that maps its ucall page private reads them as garbage).
+	 */
 	if (r == 0)
-		r = hostmem_read(&vm->hostmem, sregs.cr3, gpa, &info, sizeof(info));
-	if (r == HOSTMEM_PLAIN) {
-		info.migrations++;
 		r = hostmem_write(&vm->hostmem, sregs.cr3, gpa, &info, sizeof(info));
-	} else if (r == HOSTMEM_CIPHERTEXT) {
-		r = -EACCES;
-	}
 	if (r < 0) {
 		fprintf(stderr, "mini-vmm: --incoming %s: cannot tell the guest it moved: %s\n",
 			uri, strerror(-r));
@@ -1871,24 +1833,7 @@ int migrate_incoming(struct vm *vm, const struct vm_opts *opts)
 	return status;
 }
 
-void migrate_log_arrival_locked(struct vm *vm)
-{
-	uint64_t first = vm->t_first_run_real_ns;
-	char uri[160];
-
-	if (vm->opts.incoming.kind == MIGRATE_URI_NONE || vm->mig_arrival_logged || !first)
-		return;
-	vm->mig_arrival_logged = true;
-	evlog_begin(&vm->log, "migration_done", -1, vm->generation);
-	evlog_str(&vm->log, "side", "destination");
-	evlog_str(&vm->log, "from", migrate_uri_str(&vm->opts.incoming, uri, sizeof(uri)));
-	evlog_u64(&vm->log, "total_ms", (vm->t_first_run_ns - vm->mig_t_begin_ns) / 1000000);
-	/* From the source's stop of its last vCPU to this side's first KVM_RUN. */
-	evlog_u64(&vm->log, "downtime_us",
-		  first > vm->mig_stop_real_ns ? (first - vm->mig_stop_real_ns) / 1000 : 0);
-	evlog_u64(&vm->log, "bytes", vm->mig_bytes);
-	evlog_u64(&vm->log, "rounds", vm->mig_rounds);
-	evlog_u64(&vm->log, "pages_shared", vm->mig_pages_shared);
-	evlog_u64(&vm->log, "pages_private", vm->mig_pages_private);
-	evlog_end(&vm->log);
-}
+const struct vm_migrate_ops migrate_ops = {
+	.precopy_locked = migrate_precopy_locked,
+	.source_locked = migrate_source_locked,
+};

@@ -35,25 +35,16 @@ int migrate_parse_at(const char *s, struct migrate_at *a);
 /* End of vm_create: refuse what a planned migration cannot do. 0 or EXIT_USAGE. */
 int migrate_check_plan(struct vm *vm);
 
-/* After an exit was handled: the seq:N point. */
-void migrate_after_exit(struct vcpu *vcpu);
-/* Top of the vCPU loop: wait while a migration holds the VM. */
-void migrate_pause_point_slow(struct vcpu *vcpu);
-static inline void migrate_pause_point(struct vcpu *vcpu)
-{
-	if (__atomic_load_n(&vcpu->vm->mig_pause, __ATOMIC_ACQUIRE))
-		migrate_pause_point_slow(vcpu);
-}
 /* Lock held, main thread: vm->mig_precopy was set (sockets). */
 void migrate_precopy_locked(struct vm *vm);
-/* Lock held: no vCPU thread is outside a wait. */
-bool migrate_quiet_locked(const struct vm *vm);
 /*
  * Lock held, every vCPU quiet: migrate. On success the VM stops with
  * status 0 (vm->mig_done); on failure migration_failed is logged and the
  * guest resumes.
  */
 void migrate_source_locked(struct vm *vm);
+/* The two above, for vm_run (vm->mig_ops): main.c sets them. */
+extern const struct vm_migrate_ops migrate_ops;
 
 /*
  * Destination: build vm from the stream at opts->incoming (vm_create's
@@ -61,7 +52,4 @@ void migrate_source_locked(struct vm *vm);
  * refused stream, with a message naming section and offset.
  */
 int migrate_incoming(struct vm *vm, const struct vm_opts *opts);
-/* Lock held, destination: log migration_done once the guest ran. */
-void migrate_log_arrival_locked(struct vm *vm);
-
 #endif

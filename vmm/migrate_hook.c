@@ -183,3 +183,70 @@ void migrate_mark_conversion_locked(struct vm *vm, uint64_t first, uint64_t coun
 		at = run.end;
 	}
 }
+
+void migrate_after_exit(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+
+	if (vm->opts.migrate_to.kind == MIGRATE_URI_NONE)
+		return;
+	if (__atomic_load_n(&vm->mig_waiting, __ATOMIC_RELAXED) && vm->opts.sched == SCHED_SERIAL) {
+		/* Serial: the wait counts scheduler steps, checked where they advance. */
+		pthread_mutex_lock(&vm->lock);
+		migrate_check_wait_locked(vm);
+		pthread_mutex_unlock(&vm->lock);
+		return;
+	}
+	if (!vm->opts.migrate_at.by_seq || __atomic_load_n(&vm->mig_requested, __ATOMIC_RELAXED) ||
+	    __atomic_load_n(&vm->mig_waiting, __ATOMIC_RELAXED) ||
+	    __atomic_load_n(&vm->log.seq, __ATOMIC_RELAXED) < vm->opts.migrate_at.seq)
+		return;
+	pthread_mutex_lock(&vm->lock);
+	migrate_point_reached_locked(vm, vcpu);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+void migrate_pause_point_slow(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+
+	pthread_mutex_lock(&vm->lock);
+	if (vm->mig_pause) {
+		vcpu->active = false;
+		pthread_cond_broadcast(&vm->cond);
+		while (vm->mig_pause && !vm->stopping)
+			pthread_cond_wait(&vm->cond, &vm->lock);
+		vcpu->active = true;
+	}
+	pthread_mutex_unlock(&vm->lock);
+}
+
+bool migrate_quiet_locked(const struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		if (vm->vcpus[i].active)
+			return false;
+	return true;
+}
+
+void migrate_log_arrival_locked(struct vm *vm)
+{
+	uint64_t first = vm->t_first_run_real_ns;
+	char uri[160];
+
+	if (vm->opts.incoming.kind == MIGRATE_URI_NONE || vm->mig_arrival_logged || !first)
+		return;
+	vm->mig_arrival_logged = true;
+	evlog_begin(&vm->log, "migration_done", -1, vm->generation);
+	evlog_str(&vm->log, "side", "destination");
+	evlog_str(&vm->log, "from", migrate_uri_str(&vm->opts.incoming, uri, sizeof(uri)));
+	evlog_u64(&vm->log, "total_ms", (vm->t_first_run_ns - vm->mig_t_begin_ns) / 1000000);
+	/* From the source's stop of its last vCPU to this side's first KVM_RUN. */
+	evlog_u64(&vm->log, "downtime_us",
+		  first > vm->mig_stop_real_ns ? (first - vm->mig_stop_real_ns) / 1000 : 0);
+	evlog_u64(&vm->log, "bytes", vm->mig_bytes);
+	evlog_u64(&vm->log, "rounds", vm->mig_rounds);
+	evlog_u64(&vm->log, "pages_shared", vm->mig_pages_shared);
+	evlog_u64(&vm->log, "pages_private", vm->mig_pages_private);
+	evlog_end(&vm->log);
+}

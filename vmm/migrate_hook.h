@@ -41,4 +41,18 @@ void migrate_log_failed_locked(struct vm *vm, const char *reason);
 /* Set bits [first, end) of a bitmap of uint64_t words. */
 void migrate_bits_or_range(uint64_t *v, uint64_t first, uint64_t end);
 
+/* After an exit was handled: the seq:N point. */
+void migrate_after_exit(struct vcpu *vcpu);
+/* Top of the vCPU loop: wait while a migration holds the VM. */
+void migrate_pause_point_slow(struct vcpu *vcpu);
+static inline void migrate_pause_point(struct vcpu *vcpu)
+{
+	if (__atomic_load_n(&vcpu->vm->mig_pause, __ATOMIC_ACQUIRE))
+		migrate_pause_point_slow(vcpu);
+}
+/* Lock held: no vCPU thread is outside a wait. */
+bool migrate_quiet_locked(const struct vm *vm);
+/* Lock held, destination: log migration_done once the guest ran. */
+void migrate_log_arrival_locked(struct vm *vm);
+
 #endif

@@ -12,7 +12,7 @@
 #include "check.h"
 #include "device.h"
 #include "hypercall.h"
-#include "migrate.h"
+#include "migrate_hook.h"
 #include "msr.h"
 #include "schedule.h"
 #include "ucall.h"

@@ -15,7 +15,7 @@
 
 #include "check.h"
 #include "device.h"
-#include "migrate.h"
+#include "migrate_hook.h"
 #include "msr.h"
 #include "schedule.h"
 #include "util.h"
@@ -808,7 +808,7 @@ int vm_create(struct vm *vm, const struct vm_opts *opts)
 	device_init(&vm->device, opts->seed, opts->device_ppm);
 	if (sched_init(vm) < 0)
 		return EXIT_USAGE;
-	return migrate_check_plan(vm);
+	return 0;
 }
 
 static void watchdog(struct vm *vm, uint64_t *last_exits, uint64_t *stuck_ticks)
@@ -857,13 +857,13 @@ int vm_run(struct vm *vm)
 		struct timespec ts;
 		uint64_t now = now_ns(), wake = now + WATCHDOG_TICK_MS * 1000000ull;
 
-		if (vm->mig_precopy) {
-			migrate_precopy_locked(vm);
+		if (vm->mig_precopy && vm->mig_ops) {
+			vm->mig_ops->precopy_locked(vm);
 			continue;
 		}
 		/* Before waiting: the last vCPU may have stopped before we got here. */
-		if (vm->mig_pause && migrate_quiet_locked(vm)) {
-			migrate_source_locked(vm);
+		if (vm->mig_pause && vm->mig_ops && migrate_quiet_locked(vm)) {
+			vm->mig_ops->source_locked(vm);
 			continue;
 		}
 		if (now >= deadline) {

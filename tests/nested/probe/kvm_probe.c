@@ -47,7 +47,7 @@
 /* Guest code. The assembler picks the operand-size prefixes per mode. */
 #define GUEST_BODY(insn)                                                                           \
 	"mov $12, %eax\n\tmov $0x1000, %ebx\n\tmov $1, %ecx\n\tmov $0, %edx\n\t" insn "\n\thlt\n"  \
-										      "\t"
+	"\t"
 __asm__(".pushsection .rodata\n"
 	".code16\n"
 	"g16_vmmcall: " GUEST_BODY(
