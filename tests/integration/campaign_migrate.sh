@@ -2,16 +2,18 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # Campaigns that migrate (issue 14 item 1): scripts/race-hunt --migrate
 # migrates every run once at a migratable SYNC point drawn from the seed.
-#  - the point: the migrating source stops at exactly that SYNC (its last
-#    guest event is the sync event), and the source's and destination's
-#    events read as the reference run's, migration events aside;
+#  - the point: over the socket with --migrate-rounds 0 (the default) the
+#    source stops at exactly that SYNC (its last guest event is the sync
+#    event), and the source's and destination's events read as the
+#    reference run's, migration events and the guest's memory check aside;
 #  - the blocked windows derived from the logs are the VMM's own summary;
 #  - 5 seeds give the same table with -j 1 and -j 2, and a campaign killed
 #    halfway and resumed gives it too ("same table": every CSV column but
 #    the wall-time ones);
-#  - --migrate-points all: one job per migratable point;
-#  - live over unix: the destination listens first, the rows say where
-#    the source stopped (pre-copy lets the guest run on);
+#  - --migrate-points all (through snapshots): one job per migratable point;
+#  - live pre-copy (--migrate-rounds 8): the rows say where the source
+#    stopped (the guest runs on while the rounds go out);
+#  - plot-log --timeline draws a kept run, and a corrupted run's provenance;
 #  - --inject and --sched pct are refused with the reason.
 . "$(dirname "$0")/common.bash"
 need_kvm
@@ -58,8 +60,11 @@ ref() {
 ref --migrate-to "file:$TMP/never" --migrate-at seq:18446744073709551615 --log "$TMP/ref.jsonl"
 n=$(python3 -c 'import csv,sys; print(next(csv.DictReader(open(sys.argv[1])))["point_seq"])' \
 	"$TMP/seq/jobs/v12-seed3.row")
-ref --migrate-to "file:$TMP/snap" --migrate-at "seq:$n" --log "$TMP/src.jsonl"
-"$VMM" --log "$TMP/dst.jsonl" --incoming "file:$TMP/snap" >/dev/null 2>&1
+"$VMM" --log "$TMP/dst.jsonl" --incoming "unix:$TMP/m.sock" >/dev/null 2>&1 &
+dpid=$!
+for _ in $(seq 100); do [ -S "$TMP/m.sock" ] && break; sleep 0.05; done
+ref --migrate-to "unix:$TMP/m.sock" --migrate-rounds 0 --migrate-at "seq:$n" --log "$TMP/src.jsonl"
+wait "$dpid"
 python3 - "$TMP/ref.jsonl" "$TMP/src.jsonl" "$TMP/dst.jsonl" "$n" <<'PY' && pass "v12 seed 3 at seq:$n: the source stops at that migratable SYNC; source + destination = the reference run, migration events aside" || fail "v12 seed 3 at seq:$n: not the reference run"
 import json, sys
 ld = lambda p: [json.loads(l) for l in open(p)]
@@ -73,8 +78,10 @@ assert start["seq"] == n + 1, start
 # After the point the migration's own events shift every seq by as many: a
 # provenance (runs[].seq, violations[].by_seq) names its event by the
 # reference's number once mapped, event for event.
+# The guest's memory check after the migration (its SYNC) has no reference.
 keep = lambda evs: [e for e in evs if not e["type"].startswith("migration")
-                    and e["type"] not in ("start", "exit")]
+                    and e["type"] not in ("start", "exit")
+                    and not (e["type"] == "sync" and e["tag"] == "migration_verify")]
 seqmap = {m["seq"]: r["seq"] for r, m in zip(keep(ref), keep(src + dst))}
 def strip(evs, mapped):
     out = []
@@ -140,8 +147,9 @@ else
 	diff <(table "$TMP/seq/race.csv") <(table "$TMP/res/race.csv")
 fi
 
-# Every point of 2 seeds: one job per migratable point of the reference run.
-"$SRC/scripts/race-hunt" --migrate --migrate-points all --runs 2 --strategies upstream --cycles 1 \
+# Every point of 2 seeds: one job per migratable point of the reference
+# run, through snapshots (--migrate-via file) this time.
+"$SRC/scripts/race-hunt" --migrate --migrate-via file --migrate-points all --runs 2 --strategies upstream --cycles 1 \
 	--vmm "$VMM" --guest "$GUEST" --jobs 2 --csv "$TMP/all/race.csv" >"$TMP/all.txt" 2>/dev/null ||
 	fail "--migrate-points all exited $?"
 python3 - "$TMP/all" <<'PY' && pass "--migrate-points all: one migration per migratable point, each stopped at its own" || fail "--migrate-points all"
@@ -158,11 +166,13 @@ print("  %d points, %d jobs, %s migrations" % (want, len(rows), table["migration
 sys.exit(0 if ok and want == len(rows) == int(table["migrations"]) and want > 2 else 1)
 PY
 
-# Live, over a unix socket: the destination listens first.
-"$SRC/scripts/race-hunt" --migrate --migrate-via unix --runs 3 --strategies upstream --vmm "$VMM" \
+# Live pre-copy over the socket (--migrate-rounds 8): the guest runs on
+# while the rounds go out, so the source stops at or after its point.
+# 30 cycles: a guest that outlives the rounds (else the source cancels).
+"$SRC/scripts/race-hunt" --migrate --migrate-rounds 8 --runs 3 --cycles 30 --strategies upstream --vmm "$VMM" \
 	--guest "$GUEST" --jobs 1 --csv "$TMP/unix/race.csv" >"$TMP/unix.txt" 2>/dev/null ||
-	fail "--migrate-via unix exited $?"
-python3 - "$TMP/unix" <<'PY' && pass "--migrate-via unix: live migrations, downtime and ready wait measured, stop_seq at or after the point" || { fail "--migrate-via unix"; cat "$TMP/unix.txt"; }
+	fail "--migrate-rounds 8 exited $?"
+python3 - "$TMP/unix" <<'PY' && pass "--migrate-rounds 8: live pre-copy, downtime and ready wait measured, stop_seq at or after the point" || { fail "--migrate-rounds 8"; cat "$TMP/unix.txt"; }
 import csv, glob, sys
 rows = [r for p in glob.glob(sys.argv[1] + "/jobs/*.row") for r in csv.DictReader(open(p))]
 for r in rows:
@@ -200,13 +210,15 @@ with open(sys.argv[3], "w") as f:
             f.write(json.dumps({"seq": e["seq"], "t_ns": e["t_ns"], "type": "migration_verify",
                 "vcpu": -1, "gen": e["gen"], "reported": True, "checked": 100, "corrupted": 2,
                 "runs": [{"start": hc["gpa"], "end": hex(int(hc["gpa"], 16) + 4096), "pages": 1,
-                          "sent": "shared", "by": hc["vcpu"], "gen": hc["gen"], "seq": hc["seq"]},
-                         {"start": "0x200000", "end": "0x201000", "pages": 1, "sent": "private"}]})
+                          "sent": "shared", "entry": "shared", "by": hc["vcpu"], "gen": hc["gen"],
+                          "seq": hc["seq"]},
+                         {"start": "0x200000", "end": "0x201000", "pages": 1, "sent": "private",
+                          "entry": "private"}]})
                     + "\n")
 PY
 	if "$SRC/scripts/plot-log" --keep --timeline "$src" "$TMP/fake.dst.jsonl" "$TMP/tlv.png" \
 		>/dev/null 2>"$TMP/keep.txt" && d=$(sed -n 's/.*data kept in //p' "$TMP/keep.txt") &&
-		[ -s "$d/tl-prov.dat" ] && grep -q "sent shared by vCPU" "$d/tlv.png.gp"; then
+		[ -s "$d/tl-prov.dat" ] && grep -q "bitmap shared by vCPU" "$d/tlv.png.gp"; then
 		pass "plot-log --timeline: a corrupted run's entry marked at the seq of its MAP_GPA_RANGE"
 	else
 		fail "plot-log --timeline: no provenance mark"
