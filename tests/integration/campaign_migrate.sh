@@ -168,8 +168,9 @@ PY
 
 # Live pre-copy over the socket (--migrate-rounds 8): the guest runs on
 # while the rounds go out, so the source stops at or after its point.
-# 30 cycles: a guest that outlives the rounds (else the source cancels).
-"$SRC/scripts/race-hunt" --migrate --migrate-rounds 8 --runs 3 --cycles 30 --strategies upstream --vmm "$VMM" \
+# 300 cycles: a guest that outlives the rounds on a loaded host too (one
+# that ends first makes the source cancel: migration_failed, allowed).
+"$SRC/scripts/race-hunt" --migrate --migrate-rounds 8 --runs 3 --cycles 300 --strategies upstream --vmm "$VMM" \
 	--guest "$GUEST" --jobs 1 --csv "$TMP/unix/race.csv" >"$TMP/unix.txt" 2>/dev/null ||
 	fail "--migrate-rounds 8 exited $?"
 python3 - "$TMP/unix" <<'PY' && pass "--migrate-rounds 8: live pre-copy, downtime and ready wait measured, stop_seq at or after the point" || { fail "--migrate-rounds 8"; cat "$TMP/unix.txt"; }
