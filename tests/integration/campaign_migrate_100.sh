@@ -7,8 +7,8 @@
 # unverified and counts neither way; where no migration is verified (a VMM
 # without migration_verify) the test skips (77) rather than count unknown
 # corruption as none.
-# 200 jobs, measured on kvm_pvm (2 cores, other work running): 32 s with
-# 2 jobs, 68 s with 1: under the ~2 minutes that would make it "long".
+# 200 jobs, measured on kvm_pvm (2 cores, other work running): 27-35 s with
+# 2 jobs, 63-68 s with 1: under the ~2 minutes that would make it "long".
 . "$(dirname "$0")/common.bash"
 need_kvm
 command -v parallel >/dev/null || { echo "SKIP: GNU parallel missing"; exit 77; }
