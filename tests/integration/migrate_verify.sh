@@ -136,10 +136,10 @@ else
 fi
 
 # 4. upstream and stop-unshare keep the bitmap right at every READY: over
-#    20 seeds and the three READYs of two kexecs, no page is ever corrupted.
+#    50 seeds and the three READYs of two kexecs, no page is ever corrupted.
 bad=0 n=0
 for strategy in upstream stop-unshare; do
-	for seed in $(seq 20); do
+	for seed in $(seq 50); do
 		for at in ready:1 ready:2 ready:3; do
 			snap_migrate --check -c 2 --sched=serial --seed "$seed" \
 				--cmdline "scenario=kexec strategy=$strategy cycles=2" --migrate-at "$at"
