@@ -90,4 +90,56 @@ cp "$TMP/b.mvms.key" "$SNAP.key"
 run --incoming "file:$SNAP"
 expect_rc 2 "SEV snapshot with another snapshot's key" && grep -q "RECEIVE_START" "$TMP/err" &&
 	pass "another snapshot's key: RECEIVE_START refuses, exit 2" || fail "wrong key accepted"
+# A PSP packet changed and the stream's CRCs made to match again (CRC32C
+# is no MAC: anyone on the wire can redo it): RECEIVE_UPDATE_DATA refuses
+# the packet (its MAC), logged as migration_packet_refused, exit 2, and
+# the guest never runs.
+sev_migrate "snapshot to tamper with" --migrate-at ready
+cp "$SNAP.key" "$TMP/keep.key"
+python3 - "$SNAP" <<'PY'
+import struct, sys
+T = []
+for i in range(256):
+    c = i
+    for _ in range(8):
+        c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+    T.append(c)
+def crc32c(b, c=0):
+    c ^= 0xFFFFFFFF
+    for x in b:
+        c = T[(c ^ x) & 0xFF] ^ (c >> 8)
+    return c ^ 0xFFFFFFFF
+assert crc32c(b"123456789") == 0xE3069283
+path = sys.argv[1]
+s = bytearray(open(path, "rb").read())
+off = 24
+while off + 24 <= len(s):
+    typ, sid, length, seq, hcrc = struct.unpack_from("<4sIQII", s, off)
+    pay = off + 24
+    if typ == b"RAM ":
+        r = pay
+        while r < pay + length:
+            gpa, kind = struct.unpack_from("<QI", s, r)
+            if kind == 2:                      # PRIVATE_PSP: header 52, then ciphertext
+                s[r + 16 + 52 + 100] ^= 0x01
+                crc = crc32c(bytes(s[pay:pay + length]) + struct.pack("<I", hcrc))
+                struct.pack_into("<I", s, pay + length, crc)
+                open(path, "wb").write(s)
+                print("flipped a ciphertext byte of page %#x" % gpa)
+                sys.exit(0)
+            r += 16 + (4096 if kind == 1 else 4148 if kind == 2 else 0)
+    off = pay + length + 4
+sys.exit("no PSP page record found")
+PY
+run --log "$TMP/tamper.jsonl" --incoming "file:$SNAP"
+if [ "$RC" -eq 2 ] && grep -q "RECEIVE_UPDATE_DATA of page" "$TMP/err" &&
+	grep -q '"type":"migration_packet_refused".*"status"' "$TMP/tamper.jsonl" &&
+	grep -q '"type":"migration_refused","vcpu":-1,"gen":[0-9]*,"section":"RAM"' "$TMP/tamper.jsonl" &&
+	! grep -q '"type":"exit"' "$TMP/tamper.jsonl"; then
+	pass "a PSP packet with matching CRCs but a broken MAC: migration_packet_refused, exit 2"
+else
+	fail "tampered PSP packet: exit $RC"
+	show_output
+	cat "$TMP/tamper.jsonl" 2>/dev/null | tail -3
+fi
 finish
