@@ -459,20 +459,19 @@ static bool page_is_zero(const uint8_t *p)
 }
 
 /*
- * One page, as the bitmap says (see send_round). live: the vCPUs run, so
- * the bitmap is read under the VM lock.
+ * One page whose host view the caller read (page, its page_crc if
+ * mig_sent_crc is kept): as the bitmap says (see send_round). live: the
+ * vCPUs run, so the bitmap is read under the VM lock.
  */
-static int send_page(struct vm *vm, struct stream_writer *w, uint64_t cr3, uint64_t gpa,
-		     bool first_round, bool live)
+static int send_page_view(struct vm *vm, struct stream_writer *w, uint64_t gpa, const uint8_t *page,
+			  uint32_t crc, bool first_round, bool live)
 {
-	uint8_t page[MVS_PAGE_SIZE], *hdr, *data;
+	uint8_t *hdr, *data;
 	bool shared = !vm->opts.sev;
-	int r = hostmem_read(&vm->hostmem, cr3, gpa, page, sizeof(page));
+	int r;
 
-	if (r < 0)
-		return r;
 	if (vm->mig_sent_crc)
-		vm->mig_sent_crc[gpa >> PAGE_SHIFT] = page_crc(page);
+		vm->mig_sent_crc[gpa >> PAGE_SHIFT] = crc;
 	if (!shared) {
 		if (live)
 			pthread_mutex_lock(&vm->lock);
@@ -502,6 +501,46 @@ static int send_page(struct vm *vm, struct stream_writer *w, uint64_t cr3, uint6
 	return r;
 }
 
+/* One page: its host view read (hostmem_read), then send_page_view. */
+static int send_page(struct vm *vm, struct stream_writer *w, uint64_t cr3, uint64_t gpa,
+		     bool first_round, bool live)
+{
+	uint8_t page[MVS_PAGE_SIZE];
+	int r = hostmem_read(&vm->hostmem, cr3, gpa, page, sizeof(page));
+
+	if (r < 0)
+		return r;
+	return send_page_view(vm, w, gpa, page, vm->mig_sent_crc ? page_crc(page) : 0, first_round,
+			      live);
+}
+
+/*
+ * The VM stopped, pfn resident and not dirty by any log: send it if its
+ * host view differs from what was last sent (CRC32C). KVM's dirty log
+ * names the pages the guest wrote; the emulated memory controller also
+ * changes a page's host view without a write when the guest flips its
+ * C-bit (hostmem computes DRAM from the mapping; on hardware DRAM changes
+ * only by writes), and a kexec'd kernel mapping all RAM C=1 does that to
+ * every page the old one shared. So the stopped round checks instead of
+ * trusting the log alone; *unlogged counts the pages found so. The view
+ * read for the check is the one sent: one read and one CRC a page.
+ */
+static int final_round_check(struct vm *vm, struct stream_writer *w, uint64_t cr3, uint64_t pfn,
+			     bool first_round, uint64_t *unlogged)
+{
+	uint8_t page[MVS_PAGE_SIZE];
+	uint32_t crc;
+	int r = hostmem_read(&vm->hostmem, cr3, pfn << PAGE_SHIFT, page, sizeof(page));
+
+	if (r < 0)
+		return r;
+	crc = page_crc(page);
+	if (vm->mig_sent_crc[pfn] == crc || (!vm->mig_sent_crc[pfn] && page_is_zero(page)))
+		return 0;
+	(*unlogged)++;
+	return send_page_view(vm, w, pfn << PAGE_SHIFT, page, crc, first_round, false);
+}
+
 /*
  * One round of pages, in GPA order: sel NULL, every page the guest may
  * have touched (pages never faulted in, by mincore on the guest mapping,
@@ -512,8 +551,14 @@ static int send_page(struct vm *vm, struct stream_writer *w, uint64_t cr3, uint6
  * zero check: the host cannot tell a private zero page). A wrong bitmap
  * entry so sends a page the wrong way, as it would on hardware.
  */
+/*
+ * unlogged (the stopped round over a socket, with sel): also every resident
+ * page not in sel whose host view differs from what was last sent (see
+ * final_round_check), counted there; such a page goes from the host view
+ * read for the check, in its place in GPA order.
+ */
 static int send_round(struct vm *vm, struct stream_writer *w, uint64_t cr3, const uint64_t *sel,
-		      uint32_t flags, bool live)
+		      uint32_t flags, bool live, uint64_t *unlogged)
 {
 	const struct {
 		uint64_t gpa, size, off;
@@ -525,7 +570,7 @@ static int send_round(struct vm *vm, struct stream_writer *w, uint64_t cr3, cons
 		uint64_t npages = slots[s].size >> PAGE_SHIFT, pfn0 = slots[s].gpa >> PAGE_SHIFT;
 		unsigned char *vec = NULL;
 
-		if (!sel) {
+		if (!sel || unlogged) {
 			vec = malloc(npages);
 			if (!vec)
 				return -ENOMEM;
@@ -538,6 +583,11 @@ static int send_round(struct vm *vm, struct stream_writer *w, uint64_t cr3, cons
 		for (uint64_t i = 0; r == 0 && i < npages; i++) {
 			uint64_t pfn = pfn0 + i;
 
+			if (sel && unlogged && !(sel[pfn / 64] & (1ull << (pfn % 64)))) {
+				if (vec[i] & 1)
+					r = final_round_check(vm, w, cr3, pfn, first, unlogged);
+				continue;
+			}
 			if (sel ? !(sel[pfn / 64] & (1ull << (pfn % 64))) : !(vec[i] & 1))
 				continue;
 			r = send_page(vm, w, cr3, pfn << PAGE_SHIFT, first, live);
@@ -635,7 +685,7 @@ static int write_head(struct vm *vm, struct stream_writer *w, const struct mvs_s
  * BITMAP, VCPU per vCPU, VMSTATE, END.
  */
 static int write_tail(struct vm *vm, struct stream_writer *w, const struct host_caps *hc,
-		      uint64_t cr3, const uint64_t *sel, uint64_t stop_real_ns)
+		      uint64_t cr3, const uint64_t *sel, uint64_t *unlogged, uint64_t stop_real_ns)
 {
 	struct stream_vcpu *sv = malloc(sizeof(*sv));
 	void *xsave = calloc(1, hc->xsave_size);
@@ -643,7 +693,7 @@ static int write_tail(struct vm *vm, struct stream_writer *w, const struct host_
 
 	if (!sv || !xsave)
 		goto out;
-	r = send_round(vm, w, cr3, sel, MVS_ROUND_FINAL, false);
+	r = send_round(vm, w, cr3, sel, MVS_ROUND_FINAL, false, unlogged);
 	if (r == 0)
 		r = send_bitmap(vm, w);
 	for (unsigned i = 0; r == 0 && i < vm->nr_vcpus; i++) {
@@ -1000,55 +1050,6 @@ static int collect_dirty(struct vm *vm, uint64_t *sel, uint64_t nwords, uint64_t
 	return 0;
 }
 
-/*
- * The VM stopped: add to sel every resident page whose host view differs
- * from what was last sent (CRC32C). KVM's dirty log names the pages the
- * guest wrote; the emulated memory controller also changes a page's host
- * view without a write when the guest flips its C-bit (hostmem computes
- * DRAM from the mapping; on hardware DRAM changes only by writes), and a
- * kexec'd kernel mapping all RAM C=1 does that to every page the old one
- * shared. So the stopped round checks instead of trusting the log alone.
- * Returns the pages found so, or -errno.
- */
-static int64_t final_select(struct vm *vm, uint64_t cr3, uint64_t *sel)
-{
-	const struct {
-		uint64_t gpa, size, off;
-	} slots[2] = {{0, vm->mem.low_size, 0}, {MEM_4G, vm->mem.high_size, vm->mem.low_size}};
-	uint8_t page[MVS_PAGE_SIZE];
-	int64_t missed = 0;
-
-	for (unsigned s = 0; s < 2 && slots[s].size; s++) {
-		uint64_t npages = slots[s].size >> PAGE_SHIFT, pfn0 = slots[s].gpa >> PAGE_SHIFT;
-		unsigned char *vec = malloc(npages);
-		int r = 0;
-
-		if (!vec)
-			return -ENOMEM;
-		if (mincore(vm->mem.host + slots[s].off, slots[s].size, vec) < 0)
-			r = -errno;
-		for (uint64_t i = 0; r == 0 && i < npages; i++) {
-			uint64_t pfn = pfn0 + i, bit = 1ull << (pfn % 64);
-
-			if (!(vec[i] & 1) || (sel[pfn / 64] & bit))
-				continue;
-			r = hostmem_read(&vm->hostmem, cr3, pfn << PAGE_SHIFT, page, sizeof(page));
-			if (r < 0)
-				break;
-			r = 0;
-			if (vm->mig_sent_crc[pfn] != page_crc(page) &&
-			    (vm->mig_sent_crc[pfn] || !page_is_zero(page))) {
-				sel[pfn / 64] |= bit;
-				missed++;
-			}
-		}
-		free(vec);
-		if (r < 0)
-			return r;
-	}
-	return missed;
-}
-
 static void log_round_locked(struct vm *vm, uint64_t round, uint64_t pages, uint64_t bytes)
 {
 	evlog_begin(&vm->log, "migration_round", -1, vm->generation);
@@ -1071,7 +1072,7 @@ static int live_round(struct vm *vm, struct stream_writer *w, const struct fd_ch
 {
 	uint64_t pages = vm->mig_pages_shared + vm->mig_pages_private, bytes = chan->bytes;
 	uint64_t round = vm->mig_rounds;
-	int r = send_round(vm, w, vcpu0_cr3(vm), sel, 0, true);
+	int r = send_round(vm, w, vcpu0_cr3(vm), sel, 0, true, NULL);
 
 	pthread_mutex_lock(&vm->lock);
 	log_round_locked(vm, round, vm->mig_pages_shared + vm->mig_pages_private - pages,
@@ -1185,14 +1186,10 @@ static void migrate_socket_locked(struct vm *vm)
 			r = vcpu_complete_pending(&vm->vcpus[i]);
 		if (r == 0)
 			r = collect_dirty(vm, sel, nwords, &ndirty);
-		if (r == 0) {
-			int64_t m = final_select(vm, vcpu0_cr3(vm), sel);
-
-			r = m < 0 ? (int)m : 0;
-			vm->mig_unlogged = m < 0 ? 0 : (uint64_t)m;
-		}
+		vm->mig_unlogged = 0;
 		if (r == 0)
-			r = write_tail(vm, &w, &hc, vcpu0_cr3(vm), sel, stop_real);
+			r = write_tail(vm, &w, &hc, vcpu0_cr3(vm), sel, &vm->mig_unlogged,
+				       stop_real);
 		if (r < 0)
 			snprintf(why, sizeof(why), "stop-and-copy: %s",
 				 w.st.err.msg[0] ? w.st.err.msg : strerror(-r));
@@ -1250,7 +1247,7 @@ static int migrate_to_file(struct vm *vm, const struct host_caps *hc,
 	if (r == 0) {
 		r = write_head(vm, &w, session);
 		if (r == 0)
-			r = write_tail(vm, &w, hc, vcpu0_cr3(vm), NULL, stop_real_ns);
+			r = write_tail(vm, &w, hc, vcpu0_cr3(vm), NULL, NULL, stop_real_ns);
 		if (r < 0)
 			snprintf(why, n, "%s", w.st.err.msg[0] ? w.st.err.msg : strerror(-r));
 		stream_writer_destroy(&w);
@@ -1493,12 +1490,47 @@ static void mark_got(struct incoming *in, uint64_t gpa, bool psp)
 	in->got[!psp][w] &= ~bit;
 }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+/*
+ * Fault in the guest memory a RAM section is about to write, a contiguous
+ * run of GPAs with one madvise instead of a fault a page (the first write
+ * to a page is what costs here). Only a hint: errors are ignored (an older
+ * kernel), the writes fault in whatever is left.
+ */
+static void prefault_ram(struct vm *vm, struct stream_section *sec)
+{
+	uint64_t cursor = sec->u.ram.cursor, start = 0, end = 0;
+	struct stream_page pg;
+	bool more;
+
+	do {
+		more = stream_next_page(sec, &pg);
+		if (more && end && pg.gpa == end) {
+			end += MVS_PAGE_SIZE;
+			continue;
+		}
+		if (end) {
+			uint8_t *hva = mem_gpa_to_hva(&vm->mem, start, end - start);
+
+			if (hva)
+				(void)madvise(hva, end - start, MADV_POPULATE_WRITE);
+		}
+		start = pg.gpa;
+		end = more ? pg.gpa + MVS_PAGE_SIZE : 0;
+	} while (more);
+	sec->u.ram.cursor = cursor;
+}
+
 static int apply_ram(struct incoming *in, struct stream_section *sec)
 {
 	struct vm *vm = in->vm;
 	struct stream_page pg;
 	static const uint8_t zero[MVS_PAGE_SIZE];
 
+	prefault_ram(vm, sec);
 	while (stream_next_page(sec, &pg)) {
 		const void *data = pg.kind == MVS_PAGE_ZERO ? zero : pg.data;
 		uint8_t *dst = mem_gpa_to_hva(&vm->mem, pg.gpa, MVS_PAGE_SIZE);

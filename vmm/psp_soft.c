@@ -35,6 +35,12 @@ struct psp_rng {
 	uint32_t instance;
 	uint64_t counter;
 	uint8_t key[32];
+	/*
+	 * Unseeded: RAND_bytes a pool at a time, handed out from its end and
+	 * wiped as it goes (a packet IV a page: one DRBG call per 256 IVs).
+	 */
+	uint8_t pool[4096];
+	size_t pool_left;
 };
 
 struct psp_soft {
@@ -81,8 +87,19 @@ static int psp_rng_fill(void *arg, void *buf, size_t len)
 	struct psp_rng *r = arg;
 	uint8_t ctx[12];
 
-	if (!r->seeded)
-		return RAND_bytes(buf, (int)len) == 1 ? 0 : -EIO;
+	if (!r->seeded) {
+		if (len > sizeof(r->pool))
+			return RAND_bytes(buf, (int)len) == 1 ? 0 : -EIO;
+		if (r->pool_left < len) {
+			if (RAND_bytes(r->pool, (int)sizeof(r->pool)) != 1)
+				return -EIO;
+			r->pool_left = sizeof(r->pool);
+		}
+		r->pool_left -= len;
+		memcpy(buf, r->pool + r->pool_left, len);
+		psp_wipe(r->pool + r->pool_left, len);
+		return 0;
+	}
 	/* Block i of the stream: KDF(seed key, label, instance || i). */
 	put_le(ctx, r->instance, 4);
 	put_le(ctx + 4, r->counter++, 8);
