@@ -67,6 +67,17 @@ int hostmem_read(const struct hostmem *hm, uint64_t cr3, uint64_t gpa, void *buf
 	return ret;
 }
 
+int hostmem_view_kind(const struct hostmem *hm, uint64_t cr3, uint64_t gpa)
+{
+	uint64_t page = gpa & ~(uint64_t)(PAGE_SIZE - 1);
+
+	if (!mem_gpa_to_hva(hm->mem, page, PAGE_SIZE))
+		return -EFAULT;
+	return hm->cbit_mask && oracle_gpa_private(hm->mem, cr3, hm->cbit_mask, page)
+		       ? HOSTMEM_CIPHERTEXT
+		       : HOSTMEM_PLAIN;
+}
+
 int hostmem_write(const struct hostmem *hm, uint64_t cr3, uint64_t gpa, const void *buf, size_t len)
 {
 	uint8_t *dst = mem_gpa_to_hva(hm->mem, gpa, len);

@@ -62,6 +62,16 @@ void hostmem_attach_psp(struct hostmem *hm, struct psp *psp);
  */
 int hostmem_read(const struct hostmem *hm, uint64_t cr3, uint64_t gpa, void *buf, size_t len);
 /*
+ * What DRAM holds for the page at gpa as hostmem_read would compute it
+ * (HOSTMEM_PLAIN or HOSTMEM_CIPHERTEXT, from the mapping at cr3), without
+ * computing it; -EFAULT where no guest memory is. The emulation's stand-in
+ * for a hardware fact: there DRAM changes only by writes, here a C-bit
+ * flip changes the host view of an unwritten page too, and a VMM that
+ * keeps what it sent (a migration's stopped round) needs to see that.
+ * Never a reason to send a page one way or the other: the bitmap decides.
+ */
+int hostmem_view_kind(const struct hostmem *hm, uint64_t cr3, uint64_t gpa);
+/*
  * Write [gpa, gpa + len) as the host would: bytes land in DRAM as they
  * are, so where the guest maps the page private it later reads them
  * decrypted with its key, i.e. garbage. Returns 0, -EFAULT, or -ENOTSUP

@@ -501,6 +501,17 @@ static int send_page_view(struct vm *vm, struct stream_writer *w, uint64_t gpa, 
 	return r;
 }
 
+/* Whether the view of pfn last sent was ciphertext (final_round_check). */
+static void mark_sent_kind(struct vm *vm, uint64_t pfn, bool ciphertext)
+{
+	uint64_t bit = 1ull << (pfn % 64);
+
+	if (ciphertext)
+		vm->mig_sent_ct[pfn / 64] |= bit;
+	else
+		vm->mig_sent_ct[pfn / 64] &= ~bit;
+}
+
 /* One page: its host view read (hostmem_read), then send_page_view. */
 static int send_page(struct vm *vm, struct stream_writer *w, uint64_t cr3, uint64_t gpa,
 		     bool first_round, bool live)
@@ -510,6 +521,8 @@ static int send_page(struct vm *vm, struct stream_writer *w, uint64_t cr3, uint6
 
 	if (r < 0)
 		return r;
+	if (vm->mig_sent_ct)
+		mark_sent_kind(vm, gpa >> PAGE_SHIFT, r == HOSTMEM_CIPHERTEXT);
 	return send_page_view(vm, w, gpa, page, vm->mig_sent_crc ? page_crc(page) : 0, first_round,
 			      live);
 }
@@ -530,10 +543,25 @@ static int final_round_check(struct vm *vm, struct stream_writer *w, uint64_t cr
 {
 	uint8_t page[MVS_PAGE_SIZE];
 	uint32_t crc;
-	int r = hostmem_read(&vm->hostmem, cr3, pfn << PAGE_SHIFT, page, sizeof(page));
+	int r;
 
+	/*
+	 * Sent before, written by nobody since (no log has it): its view
+	 * changed only if the kind of bytes DRAM holds did (a C-bit flip), so
+	 * that is all there is to look at, without encrypting the page again.
+	 */
+	if (vm->mig_sent_crc[pfn]) {
+		r = hostmem_view_kind(&vm->hostmem, cr3, pfn << PAGE_SHIFT);
+		if (r < 0)
+			return r;
+		if ((r == HOSTMEM_CIPHERTEXT) ==
+		    !!(vm->mig_sent_ct[pfn / 64] & (1ull << (pfn % 64))))
+			return 0;
+	}
+	r = hostmem_read(&vm->hostmem, cr3, pfn << PAGE_SHIFT, page, sizeof(page));
 	if (r < 0)
 		return r;
+	mark_sent_kind(vm, pfn, r == HOSTMEM_CIPHERTEXT);
 	crc = page_crc(page);
 	if (vm->mig_sent_crc[pfn] == crc || (!vm->mig_sent_crc[pfn] && page_is_zero(page)))
 		return 0;
@@ -1115,6 +1143,9 @@ static void migrate_socket_locked(struct vm *vm)
 		r = write_head(vm, &w, sent ? &sess : NULL);
 	if (r == 0 && !(vm->mig_sent_crc = calloc(mem_nr_pages(&vm->mem), sizeof(uint32_t))))
 		r = -ENOMEM;
+	if (r == 0 &&
+	    !(vm->mig_sent_ct = calloc(mem_nr_pages(&vm->mem) / 64 + 1, sizeof(uint64_t))))
+		r = -ENOMEM;
 	if (r == 0) {
 		pthread_mutex_lock(&vm->lock);
 		vm->mig_dirty = vmm_dirty;
@@ -1209,6 +1240,8 @@ static void migrate_socket_locked(struct vm *vm)
 	vm->hostmem.dirty = NULL;
 	free(vm->mig_sent_crc);
 	vm->mig_sent_crc = NULL;
+	free(vm->mig_sent_ct);
+	vm->mig_sent_ct = NULL;
 	if (winit)
 		stream_writer_destroy(&w);
 	if (chan.fd >= 0)
