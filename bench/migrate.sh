@@ -14,10 +14,11 @@
 #
 # Environment: BUILD (default SRC/build), VMM, GUEST, QEMU override paths.
 # Cases (see bench/README.md):
-#   idle-256m     256 MiB, `scenario=kexec strategy=upstream cycles=20
-#                 verify=off`: the guest's memory pattern off, so only what
-#                 the guest touched goes (it keeps kexec'ing: not as idle as
-#                 QEMU's guest, which halts after its hello line)
+#   idle-256m     256 MiB, `scenario=idle rounds=20000 verify=off`: the
+#                 guest boots (its shares, READY) and then only idles (a
+#                 HLT-like exit a round), as QEMU's guest halts after its
+#                 hello line; the memory pattern off, so only what the
+#                 guest touched goes
 #   idle-4g       the same, 4 GiB
 #   touched-256m  256 MiB with the pattern on (verify on, the default,
 #                 cycles=1): the guest writes every free page before READY,
@@ -76,8 +77,8 @@ TIMEOUT = 120.0
 
 CASES = [
     # name, MiB, guest command line (mini-vmm), extra source options, touched
-    ("idle-256m", 256, "scenario=kexec strategy=upstream cycles=20 verify=off", [], False),
-    ("idle-4g", 4096, "scenario=kexec strategy=upstream cycles=20 verify=off", [], False),
+    ("idle-256m", 256, "scenario=idle rounds=20000 verify=off", [], False),
+    ("idle-4g", 4096, "scenario=idle rounds=20000 verify=off", [], False),
     # The pattern's rewrite (32 pages a step) dirties all of RAM faster than
     # pre-copy sends it: stop-and-copy at the point, every page once.
     ("touched-256m", 256, "scenario=kexec strategy=upstream cycles=1", ["--migrate-rounds", "0"],

@@ -207,6 +207,30 @@ static void scenario_dirty(void)
 	guest_sync(SYNC_BENCH, 1, 0);
 }
 
+/*
+ * scenario=idle: boot as a kernel does (the boot shares, the memory
+ * pattern when a migration is planned, READY), then idle: rounds HLT-like
+ * exits (default 20000) and nothing else. An idle guest for migration
+ * benchmarks (bench/migrate.sh), as QEMU's halted one.
+ */
+static void scenario_idle(void)
+{
+	uint64_t rounds = cmdline_u64("rounds", 20000);
+
+	guest_sync(SYNC_BOOT, boot.generation, 0);
+	if (sev_active)
+		kexec_share_boot_pages();
+	kexec_verify_init();
+	if (sev_active)
+		migration_ready(true);
+	guest_sync(SYNC_READY, boot.generation, 0);
+	for (uint64_t r = 0; r < rounds; r++) {
+		__asm__ volatile("outb %%al, %[port]" : : "a"(0), [port] "i"(MINIVMM_PORT_NULL));
+		vpat_step();
+		vpat_poll();
+	}
+}
+
 static void scenario_bench_exit(void)
 {
 	uint64_t n = cmdline_u64("n", 10000), rounds = cmdline_u64("rounds", 20);
@@ -264,6 +288,7 @@ static const struct scenario scenarios[] = {
 	{"hotplug", scenario_hotplug},
 	{"suspend", scenario_suspend},
 	{"dirty", scenario_dirty},
+	{"idle", scenario_idle},
 };
 
 static const struct scenario *scenario_find(const char *name)
