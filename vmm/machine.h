@@ -189,6 +189,13 @@ struct vcpu {
 	uint64_t rng;	      /* injection PRNG state */
 	uint64_t inject_hold; /* serial: steps left before completing */
 	bool active;	      /* its thread is outside every wait (vm->lock) */
+	/*
+	 * Serial: waiting in an injection with its exit not yet handled
+	 * (vm->lock). Such a vCPU is not quiet for a migration: the stop ends
+	 * its hold and it handles the exit first (vmm/schedule.c).
+	 */
+	bool held;
+	bool finish_at_stop; /* the exit being handled is one a stop ended the hold of */
 };
 
 struct migration_state {
@@ -265,6 +272,12 @@ struct vm {
 	 */
 	const struct vm_migrate_ops *mig_ops; /* NULL: no migration planned */
 	bool mig_pause;
+	/*
+	 * Serial: the vCPU (id + 1; 0 none) whose held exit a stop lets be
+	 * handled now. One at a time, lowest id first, once every other
+	 * thread waits: the stop is then as reproducible as the schedule.
+	 */
+	unsigned mig_finish;
 	bool mig_done;
 	uint64_t mig_sync_hits;
 	uint64_t mig_stop_real_ns;    /* destination: the source's stop (CLOCK_REALTIME) */

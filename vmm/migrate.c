@@ -299,7 +299,7 @@ static int vcpu_save(struct vcpu *v, const struct host_caps *hc, struct stream_v
 		sv->mv.start_cr3 = v->start_cr3;
 	}
 	sv->mv.inject_rng = v->rng;
-	sv->mv.inject_hold = v->inject_hold;
+	sv->mv.inject_hold = v->inject_hold; /* 0: the stop ended every hold */
 	if ((r = kvm_ioctl(v->fd, KVM_GET_REGS, &sv->regs)) < 0)
 		return r;
 	sv->has_sregs2 = hc->sregs2;

@@ -221,11 +221,20 @@ void migrate_pause_point_slow(struct vcpu *vcpu)
 	pthread_mutex_unlock(&vm->lock);
 }
 
-bool migrate_quiet_locked(const struct vm *vm)
+bool migrate_quiet_locked(struct vm *vm)
 {
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		if (vm->vcpus[i].active)
 			return false;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		if (vm->vcpus[i].held) {
+			if (vm->mig_finish != i + 1) {
+				vm->mig_finish = i + 1;
+				pthread_cond_broadcast(&vm->cond);
+			}
+			return false;
+		}
+	vm->mig_finish = 0;
 	return true;
 }
 

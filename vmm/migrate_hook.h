@@ -50,8 +50,12 @@ static inline void migrate_pause_point(struct vcpu *vcpu)
 	if (__atomic_load_n(&vcpu->vm->mig_pause, __ATOMIC_ACQUIRE))
 		migrate_pause_point_slow(vcpu);
 }
-/* Lock held: no vCPU thread is outside a wait. */
-bool migrate_quiet_locked(const struct vm *vm);
+/*
+ * Lock held: no vCPU thread is outside a wait, and none holds an exit it
+ * has not handled. When only held ones are left, lets the lowest one
+ * handle its exit (vm->mig_finish) and answers false.
+ */
+bool migrate_quiet_locked(struct vm *vm);
 /* Lock held, destination: log migration_done once the guest ran. */
 void migrate_log_arrival_locked(struct vm *vm);
 

@@ -460,9 +460,6 @@ enum opts_result opts_parse(int argc, char **argv, struct vm_opts *o, FILE *out,
 	}
 	if ((o->migrate_to.kind != MIGRATE_URI_NONE) != have_at)
 		BAD("--migrate-to and --migrate-at go together");
-	if (o->migrate_to.kind != MIGRATE_URI_NONE && o->nr_inject)
-		BAD("--inject with --migrate-to: an exit held by an injection cannot be "
-		    "completed before its state is saved; not supported");
 	if (optind >= argc)
 		BAD("no guest ELF given (see --help)");
 	if (optind != argc - 1)

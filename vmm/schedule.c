@@ -774,6 +774,38 @@ static bool rule_matches(const struct vcpu *vcpu, const struct inject_rule *r)
 	return (kind & r->kinds) != 0;
 }
 
+/*
+ * Lock held. Serial: wait for the held exit's turn. A migration's stop
+ * ends the hold sooner, so that no stream carries a half-handled exit: a
+ * real VMM's vCPU thread finishes the exit it is handling before it counts
+ * as stopped (QEMU: pause_all_vcpus() waits for every vCPU thread to leave
+ * its exit handler; KVM completes the exit at the next KVM_RUN, which the
+ * stop's immediate_exit round issues). The exit is then handled at the
+ * stop, as part of it: no device turn, no scheduling point of its own
+ * (vcpu_thread), and the turn stays where the last pick put it.
+ */
+static void wait_held_locked(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+
+	vcpu->active = false;
+	pthread_cond_broadcast(&vm->cond);
+	while (!vm->stopping && vm->sched_current != (int)vcpu->id &&
+	       !(vm->mig_pause && vm->mig_finish == vcpu->id + 1))
+		pthread_cond_wait(&vm->cond, &vm->lock);
+	if (!vm->stopping && vm->sched_current != (int)vcpu->id) {
+		evlog_begin(&vm->log, "inject_end", (int)vcpu->id, vcpu->generation);
+		evlog_str(&vm->log, "why", "migration");
+		evlog_u64(&vm->log, "hold_left", vcpu->inject_hold);
+		evlog_u64(&vm->log, "exit_reason", vcpu->run->exit_reason);
+		evlog_end(&vm->log);
+		vcpu->inject_hold = 0;
+		vcpu->finish_at_stop = true;
+	}
+	vcpu->held = false;
+	vcpu->active = !vm->stopping;
+}
+
 /* Lock held on entry, dropped on return: hold this exit for delay. */
 static void inject_apply(struct vcpu *vcpu, unsigned rule, uint64_t delay)
 {
@@ -785,15 +817,18 @@ static void inject_apply(struct vcpu *vcpu, unsigned rule, uint64_t delay)
 	evlog_u64(&vm->log, "delay", delay);
 	evlog_end(&vm->log);
 	if (vm->opts.sched == SCHED_SERIAL) {
-		if (vm->sched->out)
+		/* A destination has no sched_data: rules come with the stream's config. */
+		if (vm->sched && vm->sched->out)
 			fprintf(vm->sched->out,
 				"inject %" PRIu64 " %u %" PRIu64 " %u %" PRIu64 "\n",
 				vm->sched_steps, vcpu->id, vcpu->exits + 1, rule, delay);
 		vcpu->inject_hold = delay;
+		vcpu->held = true;
 		pick_next_locked(vcpu, SITE_INJECT);
+		wait_held_locked(vcpu);
 		pthread_mutex_unlock(&vm->lock);
-		sched_wait_turn(vcpu);
 	} else {
+		/* Active while it sleeps: a migration's stop waits for the exit. */
 		pthread_mutex_unlock(&vm->lock);
 		usleep((useconds_t)delay);
 	}

@@ -459,6 +459,11 @@ static int check_vcpu(struct stream_state *st, const struct mvs_section *h, uint
 	    (mv->start_rip | mv->start_rsp | mv->start_rdi | mv->start_cr3))
 		return BAD(-EINVAL, po + offsetof(struct mvs_vcpu_state, start_rip),
 			   "start registers set on a vCPU that is not pending");
+	/* A stop ends every hold before it saves (vmm/schedule.c wait_held_locked). */
+	if (mv->inject_hold)
+		return BAD(-EINVAL, po + offsetof(struct mvs_vcpu_state, inject_hold),
+			   "injection hold %" PRIu64 ": a stream never carries a held exit",
+			   mv->inject_hold);
 
 	if ((e = vcpu_fixed(st, h, po, p, &pos, MVS_ITEM_REGS, &v->regs, sizeof(v->regs))))
 		return e;

@@ -196,6 +196,33 @@ static enum vcpu_action verify_sync(struct vcpu *vcpu, const struct ucall *uc, u
 	return act == ACT_CONTINUE ? ACT_QUIET : act;
 }
 
+/* Under SEV the host view of a page depends on the caller's mapping: its CR3 (else 0). */
+static int caller_cr3(const struct vcpu *vcpu, uint64_t *cr3)
+{
+	struct kvm_sregs sregs;
+
+	*cr3 = 0;
+	if (!vcpu->vm->hostmem.cbit_mask)
+		return 0;
+	if (kvm_ioctl_raw(vcpu->fd, KVM_GET_SREGS, &sregs) < 0)
+		return -1;
+	*cr3 = sregs.cr3;
+	return 0;
+}
+
+bool ucall_exit_is_quiet(const struct vcpu *vcpu)
+{
+	const struct kvm_run *run = vcpu->run;
+	struct ucall uc;
+	uint64_t cr3;
+
+	if (run->exit_reason != KVM_EXIT_IO || run->io.direction != KVM_EXIT_IO_OUT ||
+	    run->io.port != MINIVMM_PORT_UCALL || caller_cr3(vcpu, &cr3) < 0)
+		return false;
+	return ucall_fetch(&vcpu->vm->hostmem, cr3, run->s.regs.regs.rdi, &uc) == 0 &&
+	       uc.cmd == UCALL_SYNC && uc.args[0] == SYNC_MIGRATION_VERIFY;
+}
+
 enum vcpu_action ucall_handle(struct vcpu *vcpu, uint64_t gpa)
 {
 	struct vm *vm = vcpu->vm;
@@ -203,16 +230,9 @@ enum vcpu_action ucall_handle(struct vcpu *vcpu, uint64_t gpa)
 	uint64_t cr3 = 0;
 	int r;
 
-	/* Under SEV the host view of a page depends on the caller's mapping. */
-	if (vm->hostmem.cbit_mask) {
-		struct kvm_sregs sregs;
-
-		if (kvm_ioctl_raw(vcpu->fd, KVM_GET_SREGS, &sregs) < 0) {
-			vm_stop(vm, EXIT_GUEST_CRASH, "vCPU %u: cannot read CR3 for a ucall",
-				vcpu->id);
-			return ACT_STOP;
-		}
-		cr3 = sregs.cr3;
+	if (caller_cr3(vcpu, &cr3) < 0) {
+		vm_stop(vm, EXIT_GUEST_CRASH, "vCPU %u: cannot read CR3 for a ucall", vcpu->id);
+		return ACT_STOP;
 	}
 	r = ucall_fetch(&vm->hostmem, cr3, gpa, &uc);
 	if (r < 0) {

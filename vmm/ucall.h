@@ -11,6 +11,7 @@
 #ifndef MINIVMM_UCALL_H
 #define MINIVMM_UCALL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,5 +34,11 @@ int ucall_fetch(const struct hostmem *hm, uint64_t cr3, uint64_t gpa, struct uca
 int guest_read_string(const struct hostmem *hm, uint64_t cr3, uint64_t gpa, char *buf, size_t size);
 const char *ucall_cmd_name(uint32_t cmd);
 enum vcpu_action ucall_handle(struct vcpu *vcpu, uint64_t gpa);
+/*
+ * Is the vCPU's pending exit the guest's memory check (SYNC
+ * MIGRATION_VERIFY), which ucall_handle() answers with ACT_QUIET? For the
+ * injection, which must not hold an exit the unmigrated run does not have.
+ */
+bool ucall_exit_is_quiet(const struct vcpu *vcpu);
 
 #endif

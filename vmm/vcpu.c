@@ -171,7 +171,7 @@ enum vcpu_action vcpu_handle_exit(struct vcpu *vcpu)
 	struct kvm_run *run = vcpu->run;
 	struct vm *vm = vcpu->vm;
 
-	vcpu->exits++;
+	/* Counted in exits by the caller, once the action is known (ACT_QUIET is not). */
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
 		return vcpu_handle_io(vcpu);
@@ -366,19 +366,27 @@ static void *vcpu_thread(void *arg)
 			/* A kick is wall-clock driven: never a scheduling point. */
 			continue;
 		}
-		sched_inject(vcpu);
+		/* The memory check's SYNC is no exit of the model: no injection either. */
+		if (vm->opts.nr_inject && !ucall_exit_is_quiet(vcpu))
+			sched_inject(vcpu);
 		act = vcpu_handle_exit(vcpu);
+		if (act == ACT_QUIET)
+			continue;
+		vcpu->exits++;
 		if (act == ACT_SHUTDOWN) {
 			report_shutdown(vcpu);
 			act = ACT_STOP;
 		}
 		if (act == ACT_STOP || vm->stopping)
 			break;
-		if (act == ACT_QUIET) {
-			vcpu->exits--;
+		migrate_after_exit(vcpu);
+		if (vcpu->finish_at_stop) {
+			/* Handled as part of a migration's stop (wait_held_locked). */
+			vcpu->finish_at_stop = false;
+			if (act == ACT_PARK && !wait_until_started(vcpu))
+				break;
 			continue;
 		}
-		migrate_after_exit(vcpu);
 		if (act == ACT_PARK) {
 			sched_after_exit(vcpu, act);
 			if (!wait_until_started(vcpu))

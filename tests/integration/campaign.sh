@@ -5,7 +5,7 @@
 # killed and resumed, and spread over two hosts through ssh to this machine
 # (sshd started here with a throwaway key on a port of 127.0.0.1; that part
 # is skipped where sshd cannot run). "Same table": every CSV column but the
-# wall time.
+# wall time. The same for a --migrate campaign over the two hosts.
 . "$(dirname "$0")/common.bash"
 need_kvm
 command -v parallel >/dev/null || { echo "SKIP: GNU parallel missing"; exit 77; }
@@ -104,4 +104,31 @@ else
 	diff <(table "$TMP/seq/race.csv") <(table "$TMP/ssh/race.csv")
 fi
 case $hosts in *127.0.0.1*) ;; *) fail "no job ran on the ssh host (joblog hosts: $hosts)" ;; esac
+
+# --migrate over the same two hosts: each job (reference run, destination,
+# source, over a unix socket on the host that runs it) writes its row to
+# the shared DIR; the table is the local one.
+mhunt=(env PYTHONUNBUFFERED=1 "$SRC/scripts/race-hunt" --migrate --runs 6 --strategies v12,upstream
+	--cycles 2 --vmm "$VMM" --guest "$GUEST")
+mtable() { # the columns that do not measure time
+	python3 - "$1" <<'PY'
+import csv, sys
+timed = ("median_ms", "msr_blocked_median_ms", "msr_blocked_max_ms",
+         "ready_wait_median_ms", "downtime_median_us")
+for r in csv.DictReader(open(sys.argv[1])):
+    print(",".join("%s=%s" % (k, v) for k, v in r.items() if k not in timed))
+PY
+}
+"${mhunt[@]}" --jobs 2 --csv "$TMP/mloc/race.csv" >/dev/null 2>&1 || fail "local --migrate campaign exited $?"
+"${mhunt[@]}" --sshloginfile "$TMP/hosts" --csv "$TMP/mssh/race.csv" >/dev/null 2>&1 ||
+	fail "two-host --migrate campaign exited $?"
+mhosts=$(awk -F'\t' 'NR > 1 {print $2}' "$TMP/mssh/joblog" | sort -u | tr '\n' ' ')
+if [ -s "$TMP/mloc/race.csv" ] && cmp -s <(mtable "$TMP/mloc/race.csv") <(mtable "$TMP/mssh/race.csv") &&
+	grep -q '^v12,6,' "$TMP/mssh/race.csv"; then
+	pass "--migrate on two hosts ($mhosts) gives the local table"
+else
+	fail "the two-host --migrate table differs"
+	diff <(mtable "$TMP/mloc/race.csv") <(mtable "$TMP/mssh/race.csv")
+fi
+case $mhosts in *127.0.0.1*) ;; *) fail "no --migrate job ran on the ssh host (joblog hosts: $mhosts)" ;; esac
 finish

@@ -108,6 +108,49 @@ sys.exit(1 if bad else 0)
 PY
 }
 
+# events_equal REF... -- MIG...: the logs REF (one unmigrated run) and MIG
+# (its migrated twin, source then destination) hold the same events,
+# migration events, start/exit and the guest's memory check aside. seq and
+# t_ns are not compared; a provenance seq (runs[].seq) is compared as the
+# position of the event it names among the compared ones.
+events_equal() {
+	python3 - "$@" <<'PY'
+import json, sys
+args = sys.argv[1:]
+cut = args.index("--")
+def ev(paths):
+    kept, pos = [], {0: 0}
+    for p in paths:
+        for l in open(p):
+            e = json.loads(l)
+            if e["type"].startswith("migration") or e["type"] in ("start", "exit"):
+                continue
+            if e["type"] == "sync" and e["tag"] == "migration_verify":
+                continue
+            pos[e["seq"]] = len(kept) + 1
+            kept.append(e)
+    out = []
+    for e in kept:
+        e = {k: v for k, v in e.items() if k not in ("seq", "t_ns")}
+        for r in e.get("runs", []):
+            if "seq" in r:
+                r["seq"] = pos.get(r["seq"], ("not an event", r["seq"]))
+        out.append(e)
+    return out
+ref, mig = ev(args[:cut]), ev(args[cut + 1:])
+if ref != mig:
+    for i, (a, b) in enumerate(zip(ref, mig)):
+        if a != b:
+            print(f"first difference at event {i}:\n  unmigrated {a}\n  migrated   {b}")
+            break
+    else:
+        print(f"{len(ref)} events unmigrated, {len(mig)} migrated")
+    sys.exit(1)
+print(f"  {len(ref)} events, {sum(1 for e in ref if e['type'] == 'inject')} injections, "
+      "as in the unmigrated run")
+PY
+}
+
 finish() {
 	if [ "$FAILS" -ne 0 ]; then
 		echo "$FAILS check(s) failed"

@@ -116,7 +116,7 @@ static void make_vcpu(struct stream_vcpu *v, uint32_t id)
 		v->mv.start_cr3 = 0x401000;
 	}
 	v->mv.inject_rng = rnd();
-	v->mv.inject_hold = 2;
+	v->mv.inject_hold = 0; /* a stream never carries a held exit */
 	fill(&v->regs, sizeof(v->regs));
 	v->has_sregs2 = id == 0;
 	fill(&v->sregs, sizeof(v->sregs));
@@ -1120,6 +1120,8 @@ static void test_stream_vcpu_errors(void **state)
 	VCPU_CASE("AP state", (u32 = 3, memcpy(v + 8, &u32, 4)), -EINVAL, 8, "unknown AP state 3");
 	VCPU_CASE("start regs when running", (u32 = MVS_AP_RUNNING, memcpy(v + 8, &u32, 4)),
 		  -EINVAL, 16, "start registers set on a vCPU that is not pending");
+	VCPU_CASE("injection hold", (u64 = 2, memcpy(v + 56, &u64, 8)), -EINVAL, 56,
+		  "injection hold 2: a stream never carries a held exit");
 	memcpy(v, base_vcpu[1], len);
 	memset(v + len, 0, 8);
 	ps[P_VCPU1].len = len + 8;
