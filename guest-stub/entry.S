@@ -2,12 +2,21 @@
 /*
  * 64-bit entry: the VMM (or kexec) starts us in long mode on an identity
  * map with RDI = start info GPA, RSI = kexec handover GPA (0 at first boot).
+ * Interrupts are off already, and we do not disable them again: as Linux's
+ * startup_64 (arch/x86/kernel/head_64.S), which begins with no cli, since
+ * the 64-bit boot protocol hands over with interrupts disabled
+ * (Documentation/arch/x86/boot.rst) and so does kexec (machine_kexec runs
+ * with interrupts off; relocate_kernel clears RFLAGS). The VMM starts
+ * every vCPU with RFLAGS = 2, our trampoline leaves IF as it is, and
+ * nothing here ever sets it. (cli traps on a hypervisor that runs the
+ * kernel deprivileged, kvm_pvm.) pvh.S, an entry from 32-bit mode,
+ * keeps its cli as pvh_start_xen does; ap_entry keeps its own as the
+ * real-mode trampoline_start does.
  */
 	.section .text.entry, "ax"
 	.code64
 	.globl _start
 _start:
-	cli
 	mov %rdi, %r12
 	mov %rsi, %r13
 	/*

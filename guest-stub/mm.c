@@ -4,6 +4,8 @@
  * own identity page tables over all RAM with U/S set at every level
  * (docs/PVM.md) and the emulated C-bit on every RAM mapping under SEV.
  * The PML4 sits on an odd 4 KiB frame (docs/PVM.md: native execution).
+ * The direct map is built in a page-table buffer just after the image
+ * (Linux's brk pgt_buf), everything else comes from the allocator.
  */
 #include "guest.h"
 
@@ -27,6 +29,26 @@ extern char _end[];
 uint64_t cbit_mask;
 uint64_t boot_cr3;
 static uint64_t next_free, pml4_gpa, alloc_limit;
+/*
+ * The direct map's page tables come from a buffer at a fixed place just
+ * after the image, as Linux's first ones do: init_mem_mapping() builds the
+ * direct map with alloc_low_pages(), which takes its pages from pgt_buf, in
+ * the image's brk (arch/x86/mm/init.c early_alloc_pgt_buf,
+ * RESERVE_BRK(early_pgt_alloc, INIT_PGT_BUF_SIZE): INIT_PGD_PAGE_COUNT = 6
+ * pages), as head_64.S's early_top_pgt and early_dynamic_pgts are in the
+ * image itself. Our image is not relocatable (it always loads at 1 MiB,
+ * see kdump_start_info), so every generation builds its direct map in the
+ * same frames, as a kexec'd kernel loaded at the same physical address
+ * does. Once the buffer is used up, alloc_low_pages() goes to memblock:
+ * here the allocator, as for all else (the split of a 2 MiB leaf takes its
+ * page from there, as split_large_page() from the page allocator). On a
+ * shadow-paging hypervisor this matters: the upper-level tables no longer
+ * wander over frames where earlier generations kept their 4 KiB tables,
+ * so the shadow pages kept for those stay valid and the new kernel's first
+ * touches of its own memory take no fault.
+ */
+#define PGT_BUF_PAGES 6
+static uint64_t pgt_buf_end, pgt_buf_top;
 /*
  * The CR3 each CPU loaded, as Linux keeps it in cpu_tlbstate (loaded_mm,
  * built with build_cr3(), never read back from the register): a full flush
@@ -65,7 +87,14 @@ uint64_t alloc_pages(uint64_t n)
 
 static uint64_t alloc_table(void)
 {
-	uint64_t p = alloc_pages(1);
+	uint64_t p;
+
+	if (pgt_buf_end < pgt_buf_top) {
+		p = pgt_buf_end;
+		pgt_buf_end += PAGE_SIZE;
+	} else {
+		p = alloc_pages(1);
+	}
 
 	memset((void *)p, 0, PAGE_SIZE);
 	return p;
@@ -91,11 +120,17 @@ void mm_init(void)
 	 * startup_64 reads no CR3 either. Only the first boot reads it.
 	 */
 	boot_cr3 = boot.fw_cr3 ? boot.fw_cr3 : read_cr3();
-	/* Each generation allocates elsewhere, as a relocated kernel would. */
-	next_free = ALIGN_UP((uint64_t)_end, PAGE_SIZE) + (boot.generation % 8) * 2 * PAGE_SIZE;
+	pgt_buf_end = ALIGN_UP((uint64_t)_end, PAGE_SIZE);
+	pgt_buf_top = pgt_buf_end + PGT_BUF_PAGES * PAGE_SIZE;
+	GUEST_ASSERT(is_ram(pgt_buf_end, PGT_BUF_PAGES * PAGE_SIZE));
+	/*
+	 * What the kernel allocates beyond its page-table buffer lies elsewhere
+	 * each generation, as a relocated kernel's allocations would.
+	 */
+	next_free = pgt_buf_top + (boot.generation % 8) * 2 * PAGE_SIZE;
 	/* Odd frame for the PML4. */
-	if (!((next_free >> 12) & 1))
-		next_free += PAGE_SIZE;
+	if (!((pgt_buf_end >> 12) & 1))
+		pgt_buf_end += PAGE_SIZE;
 	pml4_gpa = alloc_table();
 	pml4 = (uint64_t *)pml4_gpa;
 	for (uint64_t va = 0; va < top; va += SZ_2M) {
