@@ -159,7 +159,12 @@ struct kvm_cpuid2 *x86_build_cpuid(int kvm_fd, const struct cpuid_opts *opts)
 	const unsigned spare = 8;
 	struct kvm_cpuid2 *c = NULL;
 	struct kvm_cpuid_entry2 *e;
-	uint32_t nent = 64;
+	/*
+	 * KVM_MAX_CPUID_ENTRIES (arch/x86/include/asm/kvm_host.h): KVM fills
+	 * the whole table before it finds a smaller one too small (E2BIG), so
+	 * asking for its maximum at once saves a second enumeration.
+	 */
+	uint32_t nent = 256;
 	int r;
 
 	for (;;) {
