@@ -166,12 +166,11 @@ enum vcpu_action vcpu_handle_io(struct vcpu *vcpu)
 	return ACT_CONTINUE;
 }
 
-enum vcpu_action vcpu_handle_exit(struct vcpu *vcpu)
+static enum vcpu_action dispatch_exit(struct vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;
 	struct vm *vm = vcpu->vm;
 
-	/* Counted in exits by the caller, once the action is known (ACT_QUIET is not). */
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
 		return vcpu_handle_io(vcpu);
@@ -235,6 +234,16 @@ enum vcpu_action vcpu_handle_exit(struct vcpu *vcpu)
 			run->exit_reason, kvm_exit_reason_name(run->exit_reason));
 		return ACT_STOP;
 	}
+}
+
+enum vcpu_action vcpu_handle_exit(struct vcpu *vcpu)
+{
+	enum vcpu_action act = dispatch_exit(vcpu);
+
+	/* Counted once the action is known: the memory check's exit is not one (ACT_QUIET). */
+	if (act != ACT_QUIET)
+		vcpu->exits++;
+	return act;
 }
 
 static void report_shutdown(struct vcpu *vcpu)
@@ -372,7 +381,6 @@ static void *vcpu_thread(void *arg)
 		act = vcpu_handle_exit(vcpu);
 		if (act == ACT_QUIET)
 			continue;
-		vcpu->exits++;
 		if (act == ACT_SHUTDOWN) {
 			report_shutdown(vcpu);
 			act = ACT_STOP;
