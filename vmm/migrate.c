@@ -512,12 +512,12 @@ static void mark_sent_kind(struct vm *vm, uint64_t pfn, bool ciphertext)
 		vm->mig_sent_ct[pfn / 64] &= ~bit;
 }
 
-/* One page: its host view read (hostmem_read), then send_page_view. */
+/* One page: its host view read (hostmem_read_page), then send_page_view. */
 static int send_page(struct vm *vm, struct stream_writer *w, uint64_t cr3, uint64_t gpa,
 		     bool first_round, bool live)
 {
 	uint8_t page[MVS_PAGE_SIZE];
-	int r = hostmem_read(&vm->hostmem, cr3, gpa, page, sizeof(page));
+	int r = hostmem_read_page(&vm->hostmem, cr3, gpa, -1, page);
 
 	if (r < 0)
 		return r;
@@ -535,32 +535,28 @@ static int send_page(struct vm *vm, struct stream_writer *w, uint64_t cr3, uint6
  * C-bit (hostmem computes DRAM from the mapping; on hardware DRAM changes
  * only by writes), and a kexec'd kernel mapping all RAM C=1 does that to
  * every page the old one shared. So the stopped round checks instead of
- * trusting the log alone; *unlogged counts the pages found so. The view
+ * trusting the log alone; *unlogged counts the pages found so.
+ *
+ * A page sent before and written by nobody since (no log has it) changed
+ * its view only if the kind of bytes DRAM holds did (a C-bit flip):
+ * hostmem_read_page looks at that and reads the view only if it changed,
+ * one walk of the mapping, no encryption of an unchanged page. The view
  * read for the check is the one sent: one read and one CRC a page.
  */
 static int final_round_check(struct vm *vm, struct stream_writer *w, uint64_t cr3, uint64_t pfn,
 			     bool first_round, uint64_t *unlogged)
 {
 	uint8_t page[MVS_PAGE_SIZE];
+	int last = -1; /* never sent: read it whatever it holds */
 	uint32_t crc;
 	int r;
 
-	/*
-	 * Sent before, written by nobody since (no log has it): its view
-	 * changed only if the kind of bytes DRAM holds did (a C-bit flip), so
-	 * that is all there is to look at, without encrypting the page again.
-	 */
-	if (vm->mig_sent_crc[pfn]) {
-		r = hostmem_view_kind(&vm->hostmem, cr3, pfn << PAGE_SHIFT);
-		if (r < 0)
-			return r;
-		if ((r == HOSTMEM_CIPHERTEXT) ==
-		    !!(vm->mig_sent_ct[pfn / 64] & (1ull << (pfn % 64))))
-			return 0;
-	}
-	r = hostmem_read(&vm->hostmem, cr3, pfn << PAGE_SHIFT, page, sizeof(page));
-	if (r < 0)
-		return r;
+	if (vm->mig_sent_crc[pfn])
+		last = vm->mig_sent_ct[pfn / 64] & (1ull << (pfn % 64)) ? HOSTMEM_CIPHERTEXT
+									: HOSTMEM_PLAIN;
+	r = hostmem_read_page(&vm->hostmem, cr3, pfn << PAGE_SHIFT, last, page);
+	if (r < 0 || r == last)
+		return r < 0 ? r : 0;
 	mark_sent_kind(vm, pfn, r == HOSTMEM_CIPHERTEXT);
 	crc = page_crc(page);
 	if (vm->mig_sent_crc[pfn] == crc || (!vm->mig_sent_crc[pfn] && page_is_zero(page)))
@@ -574,7 +570,7 @@ static int final_round_check(struct vm *vm, struct stream_writer *w, uint64_t cr
  * have touched (pages never faulted in, by mincore on the guest mapping,
  * are skipped); else the pages whose bit is set in sel (one bit a page
  * frame). Per page the bitmap decides, as a real VMM can only do: shared
- * pages go as the host view (hostmem_read), private pages through
+ * pages go as the host view (hostmem_read_page), private pages through
  * SEND_UPDATE_DATA of the host view, i.e. of the ciphertext DRAM holds (no
  * zero check: the host cannot tell a private zero page). A wrong bitmap
  * entry so sends a page the wrong way, as it would on hardware.
