@@ -1039,7 +1039,9 @@ static int sock_await_ack(struct fd_chan *chan, char *why, size_t n)
 
 /*
  * The pages dirtied since the last call: KVM's dirty log of every memslot
- * (KVM_GET_DIRTY_LOG returns and clears it) and the VMM's own (vm->mig_dirty).
+ * (KVM_GET_DIRTY_LOG returns and clears it), written by the kernel straight
+ * into sel (it writes a slot's words whole), and the VMM's own
+ * (vm->mig_dirty), whose words are exchanged only where they hold a bit.
  */
 static int collect_dirty(struct vm *vm, uint64_t *sel, uint64_t nwords, uint64_t *count)
 {
@@ -1047,28 +1049,28 @@ static int collect_dirty(struct vm *vm, uint64_t *sel, uint64_t nwords, uint64_t
 		uint32_t slot;
 		uint64_t gpa, size;
 	} slots[2] = {{0, 0, vm->mem.low_size}, {1, MEM_4G, vm->mem.high_size}};
-	uint64_t n = 0;
+	uint64_t n = 0, done = 0; /* sel's words below done are this call's */
 
-	memset(sel, 0, nwords * sizeof(*sel));
 	for (unsigned s = 0; s < 2 && slots[s].size; s++) {
 		uint64_t words = ALIGN_UP(slots[s].size >> PAGE_SHIFT, 64) / 64;
 		uint64_t w0 = (slots[s].gpa >> PAGE_SHIFT) / 64;
-		uint64_t *bm = calloc(words, sizeof(*bm));
-		struct kvm_dirty_log log = {.slot = slots[s].slot, .dirty_bitmap = bm};
+		struct kvm_dirty_log log = {.slot = slots[s].slot, .dirty_bitmap = sel + w0};
 		int r;
 
-		if (!bm)
-			return -ENOMEM;
+		if (w0 + words > nwords)
+			return -EINVAL;
+		memset(sel + done, 0, (w0 - done) * sizeof(*sel));
 		r = kvm_ioctl(vm->fd, KVM_GET_DIRTY_LOG, &log);
-		for (uint64_t i = 0; r == 0 && i < words && w0 + i < nwords; i++)
-			sel[w0 + i] |= bm[i];
-		free(bm);
 		if (r < 0)
 			return r;
+		done = w0 + words;
 	}
+	memset(sel + done, 0, (nwords - done) * sizeof(*sel));
 	for (uint64_t i = 0; i < nwords; i++) {
-		sel[i] |= __atomic_exchange_n(&vm->mig_dirty[i], 0, __ATOMIC_RELAXED);
-		n += (uint64_t)__builtin_popcountll(sel[i]);
+		if (__atomic_load_n(&vm->mig_dirty[i], __ATOMIC_RELAXED))
+			sel[i] |= __atomic_exchange_n(&vm->mig_dirty[i], 0, __ATOMIC_RELAXED);
+		if (sel[i])
+			n += (uint64_t)__builtin_popcountll(sel[i]);
 	}
 	*count = n;
 	return 0;
