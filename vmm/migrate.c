@@ -470,8 +470,10 @@ static int send_page_view(struct vm *vm, struct stream_writer *w, uint64_t gpa, 
 	bool shared = !vm->opts.sev;
 	int r;
 
-	if (vm->mig_sent_crc)
+	if (vm->mig_sent_crc) {
 		vm->mig_sent_crc[gpa >> PAGE_SHIFT] = crc;
+		vm->mig_sent_map[gpa >> (PAGE_SHIFT + 6)] |= 1ull << ((gpa >> PAGE_SHIFT) % 64);
+	}
 	if (!shared) {
 		if (live)
 			pthread_mutex_lock(&vm->lock);
@@ -566,6 +568,29 @@ static int final_round_check(struct vm *vm, struct stream_writer *w, uint64_t cr
 }
 
 /*
+ * Of n <= 64 bytes of a mincore vector, the resident pages as bits (bit k:
+ * vec[k]), eight bytes at a time where none is resident.
+ */
+static uint64_t resident_bits(const unsigned char *vec, uint64_t n)
+{
+	uint64_t bits = 0;
+
+	for (uint64_t k = 0; k < n; k++) {
+		uint64_t eight;
+
+		if (k % 8 == 0 && n - k >= 8) {
+			memcpy(&eight, vec + k, sizeof(eight));
+			if (!(eight & 0x0101010101010101ull)) {
+				k += 7;
+				continue;
+			}
+		}
+		bits |= (uint64_t)(vec[k] & 1) << k;
+	}
+	return bits;
+}
+
+/*
  * One round of pages, in GPA order: sel NULL, every page the guest may
  * have touched (pages never faulted in, by mincore on the guest mapping,
  * are skipped); else the pages whose bit is set in sel (one bit a page
@@ -574,12 +599,17 @@ static int final_round_check(struct vm *vm, struct stream_writer *w, uint64_t cr
  * SEND_UPDATE_DATA of the host view, i.e. of the ciphertext DRAM holds (no
  * zero check: the host cannot tell a private zero page). A wrong bitmap
  * entry so sends a page the wrong way, as it would on hardware.
- */
-/*
- * unlogged (the stopped round over a socket, with sel): also every resident
+ *
+ * unlogged (the stopped round over a socket, with sel): also every touched
  * page not in sel whose host view differs from what was last sent (see
  * final_round_check), counted there; such a page goes from the host view
- * read for the check, in its place in GPA order.
+ * read for the check, in its place in GPA order. Touched: after a live
+ * round, the pages sent before (mig_sent_map: every page resident at round
+ * 0, every page a dirty set named since), with no look at the rest of RAM,
+ * since a page first faulted in after round 0 by a read alone holds the
+ * zeros the destination starts with; with no live round (--migrate-rounds
+ * 0), every resident page, by mincore. Both sets go 64 pages a word, so an
+ * idle guest's round costs its few touched pages, not its size.
  */
 static int send_round(struct vm *vm, struct stream_writer *w, uint64_t cr3, const uint64_t *sel,
 		      uint32_t flags, bool live, uint64_t *unlogged)
@@ -588,13 +618,14 @@ static int send_round(struct vm *vm, struct stream_writer *w, uint64_t cr3, cons
 		uint64_t gpa, size, off;
 	} slots[2] = {{0, vm->mem.low_size, 0}, {MEM_4G, vm->mem.high_size, vm->mem.low_size}};
 	bool first = vm->mig_rounds == 0;
+	bool scan = !sel || (unlogged && first); /* resident pages by mincore */
 	int r = stream_begin_pages(w);
 
 	for (unsigned s = 0; r == 0 && s < 2 && slots[s].size; s++) {
 		uint64_t npages = slots[s].size >> PAGE_SHIFT, pfn0 = slots[s].gpa >> PAGE_SHIFT;
 		unsigned char *vec = NULL;
 
-		if (!sel || unlogged) {
+		if (scan) {
 			vec = malloc(npages);
 			if (!vec)
 				return -ENOMEM;
@@ -604,17 +635,24 @@ static int send_round(struct vm *vm, struct stream_writer *w, uint64_t cr3, cons
 				return r;
 			}
 		}
-		for (uint64_t i = 0; r == 0 && i < npages; i++) {
-			uint64_t pfn = pfn0 + i;
+		/* pfn0 is a multiple of 64 (slots start at 0 and 4 GiB). */
+		for (uint64_t i = 0; r == 0 && i < npages; i += 64) {
+			uint64_t n = npages - i < 64 ? npages - i : 64, word = (pfn0 + i) / 64;
+			uint64_t in_slot = n == 64 ? ~0ull : (1ull << n) - 1;
+			uint64_t resident = vec ? resident_bits(vec + i, n) : 0;
+			uint64_t send = (sel ? sel[word] : resident) & in_slot, check = 0;
 
-			if (sel && unlogged && !(sel[pfn / 64] & (1ull << (pfn % 64)))) {
-				if (vec[i] & 1)
-					r = final_round_check(vm, w, cr3, pfn, first, unlogged);
-				continue;
+			if (sel && unlogged)
+				check = (first ? resident : vm->mig_sent_map[word]) & in_slot &
+					~send;
+			for (uint64_t bits = send | check; r == 0 && bits; bits &= bits - 1) {
+				unsigned b = (unsigned)__builtin_ctzll(bits);
+				uint64_t pfn = pfn0 + i + b;
+
+				r = send & (1ull << b)
+					    ? send_page(vm, w, cr3, pfn << PAGE_SHIFT, first, live)
+					    : final_round_check(vm, w, cr3, pfn, first, unlogged);
 			}
-			if (sel ? !(sel[pfn / 64] & (1ull << (pfn % 64))) : !(vec[i] & 1))
-				continue;
-			r = send_page(vm, w, cr3, pfn << PAGE_SHIFT, first, live);
 		}
 		free(vec);
 	}
@@ -1141,8 +1179,8 @@ static void migrate_socket_locked(struct vm *vm)
 		r = write_head(vm, &w, sent ? &sess : NULL);
 	if (r == 0 && !(vm->mig_sent_crc = calloc(mem_nr_pages(&vm->mem), sizeof(uint32_t))))
 		r = -ENOMEM;
-	if (r == 0 &&
-	    !(vm->mig_sent_ct = calloc(mem_nr_pages(&vm->mem) / 64 + 1, sizeof(uint64_t))))
+	if (r == 0 && (!(vm->mig_sent_ct = calloc(nwords, sizeof(uint64_t))) ||
+		       !(vm->mig_sent_map = calloc(nwords, sizeof(uint64_t)))))
 		r = -ENOMEM;
 	if (r == 0) {
 		pthread_mutex_lock(&vm->lock);
@@ -1240,6 +1278,8 @@ static void migrate_socket_locked(struct vm *vm)
 	vm->mig_sent_crc = NULL;
 	free(vm->mig_sent_ct);
 	vm->mig_sent_ct = NULL;
+	free(vm->mig_sent_map);
+	vm->mig_sent_map = NULL;
 	if (winit)
 		stream_writer_destroy(&w);
 	if (chan.fd >= 0)
