@@ -1431,6 +1431,7 @@ struct incoming {
 	 * pages the bitmap sent the wrong way (settle_pages).
 	 */
 	uint64_t *got[2];
+	uint64_t *got_words; /* a bit a word of got[0] and got[1] ever written */
 };
 
 /* Refuse with the reader's position: "CONFIG at offset N: ...". */
@@ -1520,9 +1521,12 @@ static int apply_config(struct incoming *in, const struct stream_section *sec)
 	if (r)
 		return r;
 	if (o->sev) {
-		in->got[0] = calloc(mem_nr_pages(&vm->mem) / 64 + 1, sizeof(uint64_t));
-		in->got[1] = calloc(mem_nr_pages(&vm->mem) / 64 + 1, sizeof(uint64_t));
-		if (!in->got[0] || !in->got[1]) {
+		uint64_t nwords = mem_nr_pages(&vm->mem) / 64 + 1;
+
+		in->got[0] = calloc(nwords, sizeof(uint64_t));
+		in->got[1] = calloc(nwords, sizeof(uint64_t));
+		in->got_words = calloc(nwords / 64 + 1, sizeof(uint64_t));
+		if (!in->got[0] || !in->got[1] || !in->got_words) {
 			fprintf(stderr, "mini-vmm: out of memory\n");
 			return EXIT_USAGE;
 		}
@@ -1559,6 +1563,7 @@ static void mark_got(struct incoming *in, uint64_t gpa, bool psp)
 
 	in->got[psp][w] |= bit;
 	in->got[!psp][w] &= ~bit;
+	in->got_words[w / 64] |= 1ull << (w % 64);
 }
 
 #ifndef MADV_POPULATE_WRITE
@@ -1650,17 +1655,23 @@ static int apply_ram(struct incoming *in, struct stream_section *sec)
 static int settle_pages(struct incoming *in)
 {
 	struct vm *vm = in->vm;
-	uint64_t nwords = mem_nr_pages(&vm->mem) / 64 + 1;
+	uint64_t nsum = (mem_nr_pages(&vm->mem) / 64 + 1) / 64 + 1;
 	struct kvm_sregs sregs;
 	int r = kvm_ioctl(vm->vcpus[0].fd, KVM_GET_SREGS, &sregs);
 
+	/* Only the words a page arrived in (got_words): a few, in a large idle guest. */
 	for (int psp = 0; psp < 2; psp++)
-		for (uint64_t w = 0; r == 0 && w < nwords; w++)
-			for (uint64_t bits = in->got[psp][w]; r == 0 && bits; bits &= bits - 1) {
-				uint64_t pfn = w * 64 + (uint64_t)__builtin_ctzll(bits);
+		for (uint64_t sw = 0; r == 0 && sw < nsum; sw++)
+			for (uint64_t ws = in->got_words[sw]; r == 0 && ws; ws &= ws - 1) {
+				uint64_t w = sw * 64 + (uint64_t)__builtin_ctzll(ws);
 
-				r = hostmem_settle_received(&vm->hostmem, sregs.cr3,
-							    pfn << PAGE_SHIFT, psp);
+				for (uint64_t bits = in->got[psp][w]; r == 0 && bits;
+				     bits &= bits - 1) {
+					uint64_t pfn = w * 64 + (uint64_t)__builtin_ctzll(bits);
+
+					r = hostmem_settle_received(&vm->hostmem, sregs.cr3,
+								    pfn << PAGE_SHIFT, psp);
+				}
 			}
 	return r;
 }
@@ -1930,6 +1941,7 @@ int migrate_incoming(struct vm *vm, const struct vm_opts *opts)
 	/* How each page came, for the guest's memory check (vmm/verify.c). */
 	vm->mig_got[0] = in.got[0];
 	vm->mig_got[1] = in.got[1];
+	free(in.got_words);
 	vm->mig_bytes = chan.bytes;
 	if (status == 0)
 		status = tell_guest_migrated(vm, uri);
