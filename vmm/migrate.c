@@ -473,6 +473,8 @@ static int send_page_view(struct vm *vm, struct stream_writer *w, uint64_t gpa, 
 	if (vm->mig_sent_crc) {
 		vm->mig_sent_crc[gpa >> PAGE_SHIFT] = crc;
 		vm->mig_sent_map[gpa >> (PAGE_SHIFT + 6)] |= 1ull << ((gpa >> PAGE_SHIFT) % 64);
+		vm->mig_sent_sum[gpa >> (PAGE_SHIFT + 12)] |= 1ull
+							      << ((gpa >> (PAGE_SHIFT + 6)) % 64);
 	}
 	if (!shared) {
 		if (live)
@@ -591,6 +593,15 @@ static uint64_t resident_bits(const unsigned char *vec, uint64_t n)
 }
 
 /*
+ * mig_sent_map's word, read only where mig_sent_sum says it holds a bit:
+ * the pages of the map that no page was ever sent in are never touched.
+ */
+static uint64_t sent_before(const struct vm *vm, uint64_t word)
+{
+	return vm->mig_sent_sum[word / 64] & (1ull << (word % 64)) ? vm->mig_sent_map[word] : 0;
+}
+
+/*
  * One round of pages, in GPA order: sel NULL, every page the guest may
  * have touched (pages never faulted in, by mincore on the guest mapping,
  * are skipped); else the pages whose bit is set in sel (one bit a page
@@ -643,7 +654,7 @@ static int send_round(struct vm *vm, struct stream_writer *w, uint64_t cr3, cons
 			uint64_t send = (sel ? sel[word] : resident) & in_slot, check = 0;
 
 			if (sel && unlogged)
-				check = (first ? resident : vm->mig_sent_map[word]) & in_slot &
+				check = (first ? resident : sent_before(vm, word)) & in_slot &
 					~send;
 			for (uint64_t bits = send | check; r == 0 && bits; bits &= bits - 1) {
 				unsigned b = (unsigned)__builtin_ctzll(bits);
@@ -1180,7 +1191,8 @@ static void migrate_socket_locked(struct vm *vm)
 	if (r == 0 && !(vm->mig_sent_crc = calloc(mem_nr_pages(&vm->mem), sizeof(uint32_t))))
 		r = -ENOMEM;
 	if (r == 0 && (!(vm->mig_sent_ct = calloc(nwords, sizeof(uint64_t))) ||
-		       !(vm->mig_sent_map = calloc(nwords, sizeof(uint64_t)))))
+		       !(vm->mig_sent_map = calloc(nwords, sizeof(uint64_t))) ||
+		       !(vm->mig_sent_sum = calloc(nwords / 64 + 1, sizeof(uint64_t)))))
 		r = -ENOMEM;
 	if (r == 0) {
 		pthread_mutex_lock(&vm->lock);
@@ -1280,6 +1292,8 @@ static void migrate_socket_locked(struct vm *vm)
 	vm->mig_sent_ct = NULL;
 	free(vm->mig_sent_map);
 	vm->mig_sent_map = NULL;
+	free(vm->mig_sent_sum);
+	vm->mig_sent_sum = NULL;
 	if (winit)
 		stream_writer_destroy(&w);
 	if (chan.fd >= 0)
