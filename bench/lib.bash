@@ -49,3 +49,15 @@ bench_tmp() {
 	trap 'rm -rf "$tmp"' EXIT
 }
 
+# bench_python "$@" <<'PY' ... PY: run the script's Python body (its
+# standard input) with its arguments, SRC (root), BUILD (default
+# root/build), VMM, GUEST (default BUILD's) and QEMU (default
+# qemu-system-x86_64) exported, and bench/benchlib.py importable.
+bench_python() {
+	export SRC=$root
+	export BUILD=${BUILD:-$SRC/build}
+	export VMM=${VMM:-$BUILD/mini-vmm}
+	export GUEST=${GUEST:-$BUILD/guest-stub/guest.elf}
+	export QEMU=${QEMU:-qemu-system-x86_64}
+	PYTHONPATH=$root/bench${PYTHONPATH:+:$PYTHONPATH} PYTHONDONTWRITEBYTECODE=1 exec python3 - "$@"
+}
