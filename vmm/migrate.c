@@ -602,14 +602,45 @@ static uint64_t sent_before(const struct vm *vm, uint64_t word)
 }
 
 /*
+ * The page frames a round sends (pre-copy): a bit a page frame, and a bit
+ * a word of bits that holds one (collect_dirty keeps both), so that a round
+ * visits only the words with a page in them.
+ */
+struct page_sel {
+	uint64_t *bits;
+	uint64_t *sum;
+};
+
+/*
+ * From *word on, below end, the next word with a bit in sum or also (also
+ * may be NULL); sum NULL: every word. False when there is none.
+ */
+static bool next_word(const uint64_t *sum, const uint64_t *also, uint64_t *word, uint64_t end)
+{
+	while (*word < end) {
+		uint64_t bits;
+
+		if (!sum)
+			return true;
+		bits = (sum[*word / 64] | (also ? also[*word / 64] : 0)) >> (*word % 64);
+		if (bits) {
+			*word += (uint64_t)__builtin_ctzll(bits);
+			return *word < end;
+		}
+		*word = ALIGN_UP(*word + 1, 64);
+	}
+	return false;
+}
+
+/*
  * One round of pages, in GPA order: sel NULL, every page the guest may
  * have touched (pages never faulted in, by mincore on the guest mapping,
- * are skipped); else the pages whose bit is set in sel (one bit a page
- * frame). Per page the bitmap decides, as a real VMM can only do: shared
- * pages go as the host view (hostmem_read_page), private pages through
- * SEND_UPDATE_DATA of the host view, i.e. of the ciphertext DRAM holds (no
- * zero check: the host cannot tell a private zero page). A wrong bitmap
- * entry so sends a page the wrong way, as it would on hardware.
+ * are skipped); else the pages whose bit is set in sel. Per page the
+ * bitmap decides, as a real VMM can only do: shared pages go as the host
+ * view (hostmem_read_page), private pages through SEND_UPDATE_DATA of the
+ * host view, i.e. of the ciphertext DRAM holds (no zero check: the host
+ * cannot tell a private zero page). A wrong bitmap entry so sends a page
+ * the wrong way, as it would on hardware.
  *
  * unlogged (the stopped round over a socket, with sel): also every touched
  * page not in sel whose host view differs from what was last sent (see
@@ -619,11 +650,12 @@ static uint64_t sent_before(const struct vm *vm, uint64_t word)
  * 0, every page a dirty set named since), with no look at the rest of RAM,
  * since a page first faulted in after round 0 by a read alone holds the
  * zeros the destination starts with; with no live round (--migrate-rounds
- * 0), every resident page, by mincore. Both sets go 64 pages a word, so an
- * idle guest's round costs its few touched pages, not its size.
+ * 0), every resident page, by mincore. Both sets go 64 pages a word, and
+ * only the words their summaries (sel->sum, mig_sent_sum) name, so an idle
+ * guest's round costs its few touched pages, not its size.
  */
-static int send_round(struct vm *vm, struct stream_writer *w, uint64_t cr3, const uint64_t *sel,
-		      uint32_t flags, bool live, uint64_t *unlogged)
+static int send_round(struct vm *vm, struct stream_writer *w, uint64_t cr3,
+		      const struct page_sel *sel, uint32_t flags, bool live, uint64_t *unlogged)
 {
 	const struct {
 		uint64_t gpa, size, off;
@@ -647,11 +679,14 @@ static int send_round(struct vm *vm, struct stream_writer *w, uint64_t cr3, cons
 			}
 		}
 		/* pfn0 is a multiple of 64 (slots start at 0 and 4 GiB). */
-		for (uint64_t i = 0; r == 0 && i < npages; i += 64) {
-			uint64_t n = npages - i < 64 ? npages - i : 64, word = (pfn0 + i) / 64;
+		for (uint64_t word = pfn0 / 64;
+		     r == 0 && next_word(scan ? NULL : sel->sum, unlogged ? vm->mig_sent_sum : NULL,
+					 &word, (pfn0 + npages + 63) / 64);
+		     word++) {
+			uint64_t i = word * 64 - pfn0, n = npages - i < 64 ? npages - i : 64;
 			uint64_t in_slot = n == 64 ? ~0ull : (1ull << n) - 1;
 			uint64_t resident = vec ? resident_bits(vec + i, n) : 0;
-			uint64_t send = (sel ? sel[word] : resident) & in_slot, check = 0;
+			uint64_t send = (sel ? sel->bits[word] : resident) & in_slot, check = 0;
 
 			if (sel && unlogged)
 				check = (first ? resident : sent_before(vm, word)) & in_slot &
@@ -758,7 +793,8 @@ static int write_head(struct vm *vm, struct stream_writer *w, const struct mvs_s
  * BITMAP, VCPU per vCPU, VMSTATE, END.
  */
 static int write_tail(struct vm *vm, struct stream_writer *w, const struct host_caps *hc,
-		      uint64_t cr3, const uint64_t *sel, uint64_t *unlogged, uint64_t stop_real_ns)
+		      uint64_t cr3, const struct page_sel *sel, uint64_t *unlogged,
+		      uint64_t stop_real_ns)
 {
 	struct stream_vcpu *sv = malloc(sizeof(*sv));
 	void *xsave = calloc(1, hc->xsave_size);
@@ -1087,39 +1123,44 @@ static int sock_await_ack(struct fd_chan *chan, char *why, size_t n)
 #define MIG_DONE_PAGES 16u /* a dirty set this small goes in the stopped round */
 
 /*
- * The pages dirtied since the last call: KVM's dirty log of every memslot
- * (KVM_GET_DIRTY_LOG returns and clears it), written by the kernel straight
- * into sel (it writes a slot's words whole), and the VMM's own
- * (vm->mig_dirty), whose words are exchanged only where they hold a bit.
+ * The pages dirtied since the last call into sel: KVM's dirty log of every
+ * memslot (KVM_GET_DIRTY_LOG returns and clears it), written by the kernel
+ * straight into sel->bits (it writes a slot's words whole), and the VMM's
+ * own (vm->mig_dirty), whose words are exchanged only where they hold a
+ * bit; sel->sum marks the words that hold one.
  */
-static int collect_dirty(struct vm *vm, uint64_t *sel, uint64_t nwords, uint64_t *count)
+static int collect_dirty(struct vm *vm, const struct page_sel *sel, uint64_t nwords,
+			 uint64_t *count)
 {
 	const struct {
 		uint32_t slot;
 		uint64_t gpa, size;
 	} slots[2] = {{0, 0, vm->mem.low_size}, {1, MEM_4G, vm->mem.high_size}};
-	uint64_t n = 0, done = 0; /* sel's words below done are this call's */
+	uint64_t *bits = sel->bits, n = 0, done = 0; /* the words below done are this call's */
 
 	for (unsigned s = 0; s < 2 && slots[s].size; s++) {
 		uint64_t words = ALIGN_UP(slots[s].size >> PAGE_SHIFT, 64) / 64;
 		uint64_t w0 = (slots[s].gpa >> PAGE_SHIFT) / 64;
-		struct kvm_dirty_log log = {.slot = slots[s].slot, .dirty_bitmap = sel + w0};
+		struct kvm_dirty_log log = {.slot = slots[s].slot, .dirty_bitmap = bits + w0};
 		int r;
 
 		if (w0 + words > nwords)
 			return -EINVAL;
-		memset(sel + done, 0, (w0 - done) * sizeof(*sel));
+		memset(bits + done, 0, (w0 - done) * sizeof(*bits));
 		r = kvm_ioctl(vm->fd, KVM_GET_DIRTY_LOG, &log);
 		if (r < 0)
 			return r;
 		done = w0 + words;
 	}
-	memset(sel + done, 0, (nwords - done) * sizeof(*sel));
+	memset(bits + done, 0, (nwords - done) * sizeof(*bits));
+	memset(sel->sum, 0, (nwords / 64 + 1) * sizeof(*sel->sum));
 	for (uint64_t i = 0; i < nwords; i++) {
 		if (__atomic_load_n(&vm->mig_dirty[i], __ATOMIC_RELAXED))
-			sel[i] |= __atomic_exchange_n(&vm->mig_dirty[i], 0, __ATOMIC_RELAXED);
-		if (sel[i])
-			n += (uint64_t)__builtin_popcountll(sel[i]);
+			bits[i] |= __atomic_exchange_n(&vm->mig_dirty[i], 0, __ATOMIC_RELAXED);
+		if (bits[i]) {
+			n += (uint64_t)__builtin_popcountll(bits[i]);
+			sel->sum[i / 64] |= 1ull << (i % 64);
+		}
 	}
 	*count = n;
 	return 0;
@@ -1143,7 +1184,7 @@ static uint64_t vcpu0_cr3(struct vm *vm)
 
 /* One live round: pages and bytes logged. */
 static int live_round(struct vm *vm, struct stream_writer *w, const struct fd_chan *chan,
-		      const uint64_t *sel)
+		      const struct page_sel *sel)
 {
 	uint64_t pages = vm->mig_pages_shared + vm->mig_pages_private, bytes = chan->bytes;
 	uint64_t round = vm->mig_rounds;
@@ -1167,14 +1208,16 @@ static void migrate_socket_locked(struct vm *vm)
 {
 	uint64_t nwords = mem_nr_pages(&vm->mem) / 64 + 1, ndirty = 0, t_stop = 0, stop_real = 0;
 	uint64_t t_end = 0, ready_deadline = 0;
-	uint64_t *sel = calloc(nwords, sizeof(*sel)), *vmm_dirty = calloc(nwords, sizeof(*sel));
+	uint64_t *vmm_dirty = calloc(nwords, sizeof(uint64_t));
+	struct page_sel sel = {calloc(nwords, sizeof(uint64_t)),
+			       calloc(nwords / 64 + 1, sizeof(uint64_t))};
 	struct fd_chan chan = {-1, 0, true};
 	struct host_caps hc = {0};
 	struct stream_writer w;
 	struct mvs_session sess;
 	char why[320] = "";
 	bool sent = false, winit = false, logging = false;
-	int r = sel && vmm_dirty ? 0 : -ENOMEM;
+	int r = sel.bits && sel.sum && vmm_dirty ? 0 : -ENOMEM;
 
 	pthread_mutex_unlock(&vm->lock);
 	if (r == 0 && (r = host_caps_get(vm, &hc)) < 0)
@@ -1207,14 +1250,14 @@ static void migrate_socket_locked(struct vm *vm)
 		r = live_round(vm, &w, &chan, NULL);
 	for (;;) {
 		while (r == 0 && vm->mig_rounds < vm->opts.migrate_rounds) {
-			r = collect_dirty(vm, sel, nwords, &ndirty);
+			r = collect_dirty(vm, &sel, nwords, &ndirty);
 			if (r < 0 || ndirty <= MIG_DONE_PAGES)
 				break;
 			if (__atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE)) {
 				r = -ECANCELED;
 				break;
 			}
-			r = live_round(vm, &w, &chan, sel);
+			r = live_round(vm, &w, &chan, &sel);
 		}
 		if (r < 0 && !why[0])
 			snprintf(why, sizeof(why), "pre-copy: %s",
@@ -1254,9 +1297,9 @@ static void migrate_socket_locked(struct vm *vm)
 		__atomic_store_n(&vm->mig_pause, false, __ATOMIC_RELEASE);
 		pthread_cond_broadcast(&vm->cond);
 		pthread_mutex_unlock(&vm->lock);
-		r = collect_dirty(vm, sel, nwords, &ndirty);
+		r = collect_dirty(vm, &sel, nwords, &ndirty);
 		if (r == 0)
-			r = live_round(vm, &w, &chan, sel);
+			r = live_round(vm, &w, &chan, &sel);
 	}
 	if (r == 0) {
 		t_stop = now_ns();
@@ -1264,10 +1307,10 @@ static void migrate_socket_locked(struct vm *vm)
 		for (unsigned i = 0; r == 0 && i < vm->nr_vcpus; i++)
 			r = vcpu_complete_pending(&vm->vcpus[i]);
 		if (r == 0)
-			r = collect_dirty(vm, sel, nwords, &ndirty);
+			r = collect_dirty(vm, &sel, nwords, &ndirty);
 		vm->mig_unlogged = 0;
 		if (r == 0)
-			r = write_tail(vm, &w, &hc, vcpu0_cr3(vm), sel, &vm->mig_unlogged,
+			r = write_tail(vm, &w, &hc, vcpu0_cr3(vm), &sel, &vm->mig_unlogged,
 				       stop_real);
 		if (r < 0)
 			snprintf(why, sizeof(why), "stop-and-copy: %s",
@@ -1299,7 +1342,8 @@ static void migrate_socket_locked(struct vm *vm)
 	if (chan.fd >= 0)
 		close(chan.fd);
 	free(hc.msrs);
-	free(sel);
+	free(sel.bits);
+	free(sel.sum);
 	free(vmm_dirty);
 	finish_locked(vm, r, sent, why, t_stop, t_end);
 }
