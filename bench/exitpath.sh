@@ -6,24 +6,13 @@
 # as the hypercall path does, so both pay the same hypervisor cost),
 # interleaved in one guest run (scenario=bench-exit). Times come from the VMM's own log time stamps.
 #   bench/exitpath.sh [--quick] [--json FILE]
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-VMM=${VMM:-$root/build/mini-vmm}
-GUEST=${GUEST:-$root/build/guest-stub/guest.elf}
-json=$root/bench/results/exitpath.json
+# shellcheck source-path=SCRIPTDIR source=lib.bash
+. "$(dirname "$0")/lib.bash"
 n=50000
 reps=5
-while [ $# -gt 0 ]; do
-	case $1 in
-	--quick) n=5000 reps=1 ;;
-	--json) json=$2; shift ;;
-	*) echo "usage: $0 [--quick] [--json FILE]" >&2; exit 2 ;;
-	esac
-	shift
-done
-mkdir -p "$(dirname "$json")"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+bench_quick() { n=5000 reps=1; }
+bench_init "[--quick] [--json FILE]" "$@"
+bench_tmp
 for r in $(seq "$reps"); do
 	"$VMM" --sev --log "$tmp/run$r.jsonl" --cmdline "scenario=bench-exit n=$n rounds=20" \
 		"$GUEST" >/dev/null

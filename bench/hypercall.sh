@@ -4,18 +4,9 @@
 # hypercall_handle() on a VM set up without /dev/kvm, fragmented and
 # contiguous calls, with and without the log, one and two vCPU threads.
 #   bench/hypercall.sh [--quick] [--json FILE]
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${BUILD:-$root/build}
-json=$root/bench/results/hypercall.json
+# shellcheck source-path=SCRIPTDIR source=lib.bash
+. "$(dirname "$0")/lib.bash"
 args=()
-while [ $# -gt 0 ]; do
-	case $1 in
-	--quick) args+=(--quick) ;;
-	--json) json=$2; shift ;;
-	*) echo "usage: $0 [--quick] [--json FILE]" >&2; exit 2 ;;
-	esac
-	shift
-done
-mkdir -p "$(dirname "$json")"
+bench_quick() { args+=(--quick); }
+bench_init "[--quick] [--json FILE]" "$@"
 exec "$BUILD/bench/bench_hypercall" "${args[@]}" --json "$json"

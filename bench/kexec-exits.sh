@@ -17,26 +17,14 @@
 # With --label, the figures are stored under runs.NAME in FILE, next to
 # whatever other labels FILE holds (e.g. before/after), and the table
 # printed has one column a label.
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-VMM=${VMM:-$root/build/mini-vmm}
-GUEST=${GUEST:-$root/build/guest-stub/guest.elf}
-json=$root/bench/results/kexec-exits.json
+# shellcheck source-path=SCRIPTDIR source=lib.bash
+. "$(dirname "$0")/lib.bash"
 cycles=200
 label=current
-while [ $# -gt 0 ]; do
-	case $1 in
-	--quick) cycles=20 ;;
-	--cycles) cycles=$2; shift ;;
-	--json) json=$2; shift ;;
-	--label) label=$2; shift ;;
-	*) echo "usage: $0 [--quick] [--cycles N] [--json FILE] [--label NAME]" >&2; exit 2 ;;
-	esac
-	shift
-done
-mkdir -p "$(dirname "$json")"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+bench_quick() { cycles=20; }
+BENCH_VALUE_OPTS="cycles label"
+bench_init "[--quick] [--cycles N] [--json FILE] [--label NAME]" "$@"
+bench_tmp
 KEXEC_EXITS_BASELINE=$root/bench/kexec-exits-baseline.json \
 	python3 - "$json" "$VMM" "$GUEST" "$cycles" "$label" "$tmp" <<'PY'
 import collections, json, os, re, subprocess, sys

@@ -4,22 +4,12 @@
 # vCPUs, against starting a fresh mini-vmm process per boot (the same
 # guest doing one boot: share, READY, checks) in the same run.
 #   bench/kexec.sh [--quick] [--json FILE]
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-VMM=${VMM:-$root/build/mini-vmm}
-GUEST=${GUEST:-$root/build/guest-stub/guest.elf}
-json=$root/bench/results/kexec.json
+# shellcheck source-path=SCRIPTDIR source=lib.bash
+. "$(dirname "$0")/lib.bash"
 cycles=2000
 fresh=200
-while [ $# -gt 0 ]; do
-	case $1 in
-	--quick) cycles=100 fresh=20 ;;
-	--json) json=$2; shift ;;
-	*) echo "usage: $0 [--quick] [--json FILE]" >&2; exit 2 ;;
-	esac
-	shift
-done
-mkdir -p "$(dirname "$json")"
+bench_quick() { cycles=100 fresh=20; }
+bench_init "[--quick] [--json FILE]" "$@"
 python3 - "$json" "$VMM" "$GUEST" "$cycles" "$fresh" <<'PY'
 import json, subprocess, sys, time
 out, vmm, guest, cycles, fresh = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])

@@ -36,43 +36,15 @@
 # query-migrate's total-time, downtime and ram.transferred at the source.
 # Targets: mini-vmm total <= QEMU total (medians) for each case; mini-vmm
 # downtime <= 1 ms for idle-256m (median).
-set -u
-SRC=$(cd "$(dirname "$0")/.." && pwd)
-export SRC
-export BUILD="${BUILD:-$SRC/build}"
-export VMM="${VMM:-$BUILD/mini-vmm}"
-export GUEST="${GUEST:-$BUILD/guest-stub/guest.elf}"
-export QEMU="${QEMU:-qemu-system-x86_64}"
-exec python3 - "$@" <<'PY'
-import json, os, shutil, socket, statistics, subprocess, sys, tempfile, time
+# shellcheck source-path=SCRIPTDIR source=lib.bash
+. "$(dirname "$0")/lib.bash"
+bench_python "$@" <<'PY'
+import json, os, shutil, socket, subprocess, sys, tempfile, time
+from benchlib import options, paths, stats, wait_hello
 
-args = sys.argv[1:]
-n, quick, json_path, try_qemu, only = 5, False, None, True, []
-i = 0
-USAGE = "usage: bench/migrate.sh [--quick] [-n N] [--json FILE] [--no-qemu] [--case NAME]"
-while i < len(args):
-    a = args[i]
-    if a == "--quick":
-        quick, n = True, 1
-    elif a == "-n" and i + 1 < len(args):
-        i += 1
-        n = int(args[i])
-    elif a == "--json" and i + 1 < len(args):
-        i += 1
-        json_path = args[i]
-    elif a == "--no-qemu":
-        try_qemu = False
-    elif a == "--case" and i + 1 < len(args):
-        i += 1
-        only.append(args[i])
-    else:
-        sys.exit(USAGE)
-    i += 1
-if n < 1:
-    sys.exit("migrate.sh: -n wants N >= 1")
-src, vmm, guest, qemu = (os.environ[k] for k in ("SRC", "VMM", "GUEST", "QEMU"))
-json_path = json_path or os.path.join(src, "bench", "results", "migrate.json")
-HELLO = b"hello from mini-vmm guest"
+opt = options("migrate", 5, 1, switches=("--no-qemu",), lists=(("--case", "NAME"),))
+n, quick, json_path, try_qemu, only = opt.n, opt.quick, opt.json, not opt.no_qemu, opt.case
+vmm, guest, qemu = paths()
 TIMEOUT = 120.0
 
 CASES = [
@@ -87,11 +59,6 @@ CASES = [
 CASES = [c for c in CASES if not only or c[0] in only]
 if not CASES:
     sys.exit("migrate.sh: no such case")
-
-
-def stats(xs):
-    return {"median": round(statistics.median(xs), 3), "min": round(min(xs), 3),
-            "max": round(max(xs), 3), "samples": [round(x, 3) for x in xs]}
 
 
 def events(path):
@@ -210,23 +177,9 @@ def qemu_once(tmp, mib, touched):
         sp = subprocess.Popen(qemu_cmd(tmp, mib, touched, "src", []), stdin=subprocess.DEVNULL,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         procs.append(sp)
-        con = os.path.join(tmp, "con-src")
-        t0 = time.monotonic()
-        while True:  # the guest idle after its hello line
-            try:
-                with open(con, "rb") as f:
-                    data = f.read()
-                k = data.find(HELLO)
-                if k >= 0 and data.find(b"\n", k) >= 0:
-                    break
-            except FileNotFoundError:
-                pass
-            if sp.poll() is not None:
-                raise RuntimeError(f"QEMU exited {sp.returncode}: "
-                                   + sp.stderr.read().decode(errors="replace").strip()[-300:])
-            if time.monotonic() - t0 > TIMEOUT:
-                raise RuntimeError("QEMU: no hello line")
-            time.sleep(0.002)
+        # the guest idle after its hello line
+        wait_hello(os.path.join(tmp, "con-src"), sp, TIMEOUT, 0.002, "QEMU exited {rc}: {tail}",
+                   "QEMU: no hello line")
         wait_path(mig, dst, "QEMU -incoming")
         wait_path(os.path.join(tmp, "qmp-src"), sp, "QEMU source QMP")
         q = Qmp(os.path.join(tmp, "qmp-src"))

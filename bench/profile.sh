@@ -3,23 +3,12 @@
 # Where the exit hot path spends its time: perf record over a guest loop of
 # MAP_GPA_RANGE calls (scenario=bench-exit, log to a file), top symbols.
 #   bench/profile.sh [--quick] [--json FILE]
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-VMM=${VMM:-$root/build/mini-vmm}
-GUEST=${GUEST:-$root/build/guest-stub/guest.elf}
-json=$root/bench/results/profile.json
+# shellcheck source-path=SCRIPTDIR source=lib.bash
+. "$(dirname "$0")/lib.bash"
 n=20000
-while [ $# -gt 0 ]; do
-	case $1 in
-	--quick) n=2000 ;;
-	--json) json=$2; shift ;;
-	*) echo "usage: $0 [--quick] [--json FILE]" >&2; exit 2 ;;
-	esac
-	shift
-done
-mkdir -p "$(dirname "$json")"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+bench_quick() { n=2000; }
+bench_init "[--quick] [--json FILE]" "$@"
+bench_tmp
 if ! command -v perf >/dev/null || ! perf record -o "$tmp/probe.data" true >/dev/null 2>&1; then
 	echo '{"benchmark":"profile","skipped":"perf not available","figures":[]}' >"$json"
 	echo "profile: perf not available, skipped"

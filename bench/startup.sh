@@ -21,47 +21,16 @@
 #     without mini-vmm's DONE ucall)
 # Targets: mini-vmm hello >= 20x faster than QEMU TCG (medians), first
 # instruction <= 5 ms (median).
-set -u
-SRC=$(cd "$(dirname "$0")/.." && pwd)
-export SRC
-export BUILD="${BUILD:-$SRC/build}"
-export VMM="${VMM:-$BUILD/mini-vmm}"
-export GUEST="${GUEST:-$BUILD/guest-stub/guest.elf}"
-export QEMU="${QEMU:-qemu-system-x86_64}"
-exec python3 - "$@" <<'PY'
-import json, os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
+# shellcheck source-path=SCRIPTDIR source=lib.bash
+. "$(dirname "$0")/lib.bash"
+bench_python "$@" <<'PY'
+import json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time
+from benchlib import HELLO, options, paths, stats, wait_hello
 
-args = sys.argv[1:]
-n, quick, json_path, try_kvm, try_qemu = 20, False, None, True, True
-i = 0
-while i < len(args):
-    a = args[i]
-    if a == "--quick":
-        quick, n = True, 3
-    elif a == "-n" and i + 1 < len(args):
-        i += 1
-        n = int(args[i])
-    elif a == "--json" and i + 1 < len(args):
-        i += 1
-        json_path = args[i]
-    elif a == "--no-kvm":
-        try_kvm = False
-    elif a == "--no-qemu":
-        try_qemu = False
-    else:
-        sys.exit("usage: bench/startup.sh [--quick] [-n N] [--json FILE] [--no-kvm] [--no-qemu]")
-    i += 1
-if n < 1:
-    sys.exit("startup.sh: -n wants N >= 1")
-src, vmm, guest, qemu = (os.environ[k] for k in ("SRC", "VMM", "GUEST", "QEMU"))
-json_path = json_path or os.path.join(src, "bench", "results", "startup.json")
-HELLO = b"hello from mini-vmm guest"
+opt = options("startup", 20, 3, switches=("--no-kvm", "--no-qemu"))
+n, quick, json_path, try_kvm, try_qemu = opt.n, opt.quick, opt.json, not opt.no_kvm, not opt.no_qemu
+vmm, guest, qemu = paths()
 QEMU_TIMEOUT = 60.0
-
-
-def stats(xs):
-    return {"median": round(statistics.median(xs), 3), "min": round(min(xs), 3),
-            "max": round(max(xs), 3), "samples": [round(x, 3) for x in xs]}
 
 
 def run_minivmm():
@@ -128,26 +97,15 @@ def qemu_once(accel, tmp, stats_out=None):
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE)
     try:
-        while True:
-            try:
-                with open(con, "rb") as f:
-                    data = f.read()
-                k = data.find(HELLO)
-                if k >= 0 and data.find(b"\n", k) >= 0:
-                    ms = (time.perf_counter() - t0) * 1000.0
-                    if stats_out is not None:
-                        st = kvm_vcpu_stats(qmp)
-                        if st:
-                            stats_out.append(st)
-                    return ms
-            except FileNotFoundError:
-                pass
-            if p.poll() is not None:
-                raise RuntimeError(f"QEMU ({accel}) exited {p.returncode} before the hello line: "
-                                   + p.stderr.read().decode(errors="replace").strip()[-300:])
-            if time.perf_counter() - t0 > QEMU_TIMEOUT:
-                raise RuntimeError(f"QEMU ({accel}): no hello line within {QEMU_TIMEOUT:.0f} s")
-            time.sleep(0.001)
+        wait_hello(con, p, QEMU_TIMEOUT, 0.001,
+                   f"QEMU ({accel}) exited {{rc}} before the hello line: {{tail}}",
+                   f"QEMU ({accel}): no hello line within {QEMU_TIMEOUT:.0f} s")
+        ms = (time.perf_counter() - t0) * 1000.0
+        if stats_out is not None:
+            st = kvm_vcpu_stats(qmp)
+            if st:
+                stats_out.append(st)
+        return ms
     finally:
         if p.poll() is None:
             p.send_signal(signal.SIGKILL)

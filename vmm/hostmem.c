@@ -67,15 +67,26 @@ int hostmem_read(const struct hostmem *hm, uint64_t cr3, uint64_t gpa, void *buf
 	return ret;
 }
 
-int hostmem_view_kind(const struct hostmem *hm, uint64_t cr3, uint64_t gpa)
+int hostmem_read_page(const struct hostmem *hm, uint64_t cr3, uint64_t gpa, int skip, void *page)
 {
-	uint64_t page = gpa & ~(uint64_t)(PAGE_SIZE - 1);
+	const void *plain = mem_gpa_to_hva(hm->mem, gpa, PAGE_SIZE);
+	int kind, r;
 
-	if (!mem_gpa_to_hva(hm->mem, page, PAGE_SIZE))
+	if (!plain || !IS_ALIGNED(gpa, PAGE_SIZE))
 		return -EFAULT;
-	return hm->cbit_mask && oracle_gpa_private(hm->mem, cr3, hm->cbit_mask, page)
+	kind = hm->cbit_mask && oracle_gpa_private(hm->mem, cr3, hm->cbit_mask, gpa)
 		       ? HOSTMEM_CIPHERTEXT
 		       : HOSTMEM_PLAIN;
+	if (kind == skip)
+		return kind;
+	if (kind == HOSTMEM_PLAIN) {
+		memcpy(page, plain, PAGE_SIZE);
+		return kind;
+	}
+	if (!hm->dram_encrypt)
+		return -ENOTSUP;
+	r = hm->dram_encrypt(hm->dram_ctx, gpa, plain, page, PAGE_SIZE);
+	return r < 0 ? r : kind;
 }
 
 int hostmem_write(const struct hostmem *hm, uint64_t cr3, uint64_t gpa, const void *buf, size_t len)

@@ -62,15 +62,21 @@ void hostmem_attach_psp(struct hostmem *hm, struct psp *psp);
  */
 int hostmem_read(const struct hostmem *hm, uint64_t cr3, uint64_t gpa, void *buf, size_t len);
 /*
- * What DRAM holds for the page at gpa as hostmem_read would compute it
- * (HOSTMEM_PLAIN or HOSTMEM_CIPHERTEXT, from the mapping at cr3), without
- * computing it; -EFAULT where no guest memory is. The emulation's stand-in
- * for a hardware fact: there DRAM changes only by writes, here a C-bit
- * flip changes the host view of an unwritten page too, and a VMM that
- * keeps what it sent (a migration's stopped round) needs to see that.
- * Never a reason to send a page one way or the other: the bitmap decides.
+ * The host view of the whole page at gpa (page-aligned) into page
+ * (PAGE_SIZE bytes), as hostmem_read computes it, unless DRAM holds the
+ * kind of bytes skip names: then page is left alone and nothing is
+ * computed. One look at the mapping at cr3 answers both. Returns the kind
+ * (HOSTMEM_PLAIN or HOSTMEM_CIPHERTEXT: page was read iff it is not
+ * skip; skip -1 always reads), -EFAULT (not backed, or gpa unaligned),
+ * -ENOTSUP (a private page to read and no memory controller cipher).
+ *
+ * The kind is the emulation's stand-in for a hardware fact: there DRAM
+ * changes only by writes, here a C-bit flip changes the host view of an
+ * unwritten page too, and a VMM that keeps what it sent (a migration's
+ * stopped round) needs to see that. Never a reason to send a page one way
+ * or the other: the bitmap decides.
  */
-int hostmem_view_kind(const struct hostmem *hm, uint64_t cr3, uint64_t gpa);
+int hostmem_read_page(const struct hostmem *hm, uint64_t cr3, uint64_t gpa, int skip, void *page);
 /*
  * Write [gpa, gpa + len) as the host would: bytes land in DRAM as they
  * are, so where the guest maps the page private it later reads them

@@ -292,6 +292,8 @@ struct vm {
 	uint64_t *mig_dirty;
 	uint32_t *mig_sent_crc;	 /* pre-copy: CRC32C of each page's host view as sent */
 	uint64_t *mig_sent_ct;	 /* pre-copy: that view was ciphertext (a bit a page) */
+	uint64_t *mig_sent_map;	 /* pre-copy: the pages with a mig_sent_crc (a bit a page) */
+	uint64_t *mig_sent_sum;	 /* a bit a word of mig_sent_map that holds one */
 	uint64_t mig_unlogged;	 /* pages whose host view changed without a logged write */
 	bool mig_waiting;	 /* the point came, the guest is not READY yet */
 	uint64_t mig_wait_until; /* ns (parallel) or scheduler steps (serial) */

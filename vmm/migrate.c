@@ -470,8 +470,12 @@ static int send_page_view(struct vm *vm, struct stream_writer *w, uint64_t gpa, 
 	bool shared = !vm->opts.sev;
 	int r;
 
-	if (vm->mig_sent_crc)
+	if (vm->mig_sent_crc) {
 		vm->mig_sent_crc[gpa >> PAGE_SHIFT] = crc;
+		vm->mig_sent_map[gpa >> (PAGE_SHIFT + 6)] |= 1ull << ((gpa >> PAGE_SHIFT) % 64);
+		vm->mig_sent_sum[gpa >> (PAGE_SHIFT + 12)] |= 1ull
+							      << ((gpa >> (PAGE_SHIFT + 6)) % 64);
+	}
 	if (!shared) {
 		if (live)
 			pthread_mutex_lock(&vm->lock);
@@ -512,12 +516,12 @@ static void mark_sent_kind(struct vm *vm, uint64_t pfn, bool ciphertext)
 		vm->mig_sent_ct[pfn / 64] &= ~bit;
 }
 
-/* One page: its host view read (hostmem_read), then send_page_view. */
+/* One page: its host view read (hostmem_read_page), then send_page_view. */
 static int send_page(struct vm *vm, struct stream_writer *w, uint64_t cr3, uint64_t gpa,
 		     bool first_round, bool live)
 {
 	uint8_t page[MVS_PAGE_SIZE];
-	int r = hostmem_read(&vm->hostmem, cr3, gpa, page, sizeof(page));
+	int r = hostmem_read_page(&vm->hostmem, cr3, gpa, -1, page);
 
 	if (r < 0)
 		return r;
@@ -535,32 +539,28 @@ static int send_page(struct vm *vm, struct stream_writer *w, uint64_t cr3, uint6
  * C-bit (hostmem computes DRAM from the mapping; on hardware DRAM changes
  * only by writes), and a kexec'd kernel mapping all RAM C=1 does that to
  * every page the old one shared. So the stopped round checks instead of
- * trusting the log alone; *unlogged counts the pages found so. The view
+ * trusting the log alone; *unlogged counts the pages found so.
+ *
+ * A page sent before and written by nobody since (no log has it) changed
+ * its view only if the kind of bytes DRAM holds did (a C-bit flip):
+ * hostmem_read_page looks at that and reads the view only if it changed,
+ * one walk of the mapping, no encryption of an unchanged page. The view
  * read for the check is the one sent: one read and one CRC a page.
  */
 static int final_round_check(struct vm *vm, struct stream_writer *w, uint64_t cr3, uint64_t pfn,
 			     bool first_round, uint64_t *unlogged)
 {
 	uint8_t page[MVS_PAGE_SIZE];
+	int last = -1; /* never sent: read it whatever it holds */
 	uint32_t crc;
 	int r;
 
-	/*
-	 * Sent before, written by nobody since (no log has it): its view
-	 * changed only if the kind of bytes DRAM holds did (a C-bit flip), so
-	 * that is all there is to look at, without encrypting the page again.
-	 */
-	if (vm->mig_sent_crc[pfn]) {
-		r = hostmem_view_kind(&vm->hostmem, cr3, pfn << PAGE_SHIFT);
-		if (r < 0)
-			return r;
-		if ((r == HOSTMEM_CIPHERTEXT) ==
-		    !!(vm->mig_sent_ct[pfn / 64] & (1ull << (pfn % 64))))
-			return 0;
-	}
-	r = hostmem_read(&vm->hostmem, cr3, pfn << PAGE_SHIFT, page, sizeof(page));
-	if (r < 0)
-		return r;
+	if (vm->mig_sent_crc[pfn])
+		last = vm->mig_sent_ct[pfn / 64] & (1ull << (pfn % 64)) ? HOSTMEM_CIPHERTEXT
+									: HOSTMEM_PLAIN;
+	r = hostmem_read_page(&vm->hostmem, cr3, pfn << PAGE_SHIFT, last, page);
+	if (r < 0 || r == last)
+		return r < 0 ? r : 0;
 	mark_sent_kind(vm, pfn, r == HOSTMEM_CIPHERTEXT);
 	crc = page_crc(page);
 	if (vm->mig_sent_crc[pfn] == crc || (!vm->mig_sent_crc[pfn] && page_is_zero(page)))
@@ -570,35 +570,105 @@ static int final_round_check(struct vm *vm, struct stream_writer *w, uint64_t cr
 }
 
 /*
+ * Of n <= 64 bytes of a mincore vector, the resident pages as bits (bit k:
+ * vec[k]), eight bytes at a time where none is resident.
+ */
+static uint64_t resident_bits(const unsigned char *vec, uint64_t n)
+{
+	uint64_t bits = 0;
+
+	for (uint64_t k = 0; k < n; k++) {
+		uint64_t eight;
+
+		if (k % 8 == 0 && n - k >= 8) {
+			memcpy(&eight, vec + k, sizeof(eight));
+			if (!(eight & 0x0101010101010101ull)) {
+				k += 7;
+				continue;
+			}
+		}
+		bits |= (uint64_t)(vec[k] & 1) << k;
+	}
+	return bits;
+}
+
+/*
+ * mig_sent_map's word, read only where mig_sent_sum says it holds a bit:
+ * the pages of the map that no page was ever sent in are never touched.
+ */
+static uint64_t sent_before(const struct vm *vm, uint64_t word)
+{
+	return vm->mig_sent_sum[word / 64] & (1ull << (word % 64)) ? vm->mig_sent_map[word] : 0;
+}
+
+/*
+ * The page frames a round sends (pre-copy): a bit a page frame, and a bit
+ * a word of bits that holds one (collect_dirty keeps both), so that a round
+ * visits only the words with a page in them.
+ */
+struct page_sel {
+	uint64_t *bits;
+	uint64_t *sum;
+};
+
+/*
+ * From *word on, below end, the next word with a bit in sum or also (also
+ * may be NULL); sum NULL: every word. False when there is none.
+ */
+static bool next_word(const uint64_t *sum, const uint64_t *also, uint64_t *word, uint64_t end)
+{
+	while (*word < end) {
+		uint64_t bits;
+
+		if (!sum)
+			return true;
+		bits = (sum[*word / 64] | (also ? also[*word / 64] : 0)) >> (*word % 64);
+		if (bits) {
+			*word += (uint64_t)__builtin_ctzll(bits);
+			return *word < end;
+		}
+		*word = ALIGN_UP(*word + 1, 64);
+	}
+	return false;
+}
+
+/*
  * One round of pages, in GPA order: sel NULL, every page the guest may
  * have touched (pages never faulted in, by mincore on the guest mapping,
- * are skipped); else the pages whose bit is set in sel (one bit a page
- * frame). Per page the bitmap decides, as a real VMM can only do: shared
- * pages go as the host view (hostmem_read), private pages through
- * SEND_UPDATE_DATA of the host view, i.e. of the ciphertext DRAM holds (no
- * zero check: the host cannot tell a private zero page). A wrong bitmap
- * entry so sends a page the wrong way, as it would on hardware.
- */
-/*
- * unlogged (the stopped round over a socket, with sel): also every resident
+ * are skipped); else the pages whose bit is set in sel. Per page the
+ * bitmap decides, as a real VMM can only do: shared pages go as the host
+ * view (hostmem_read_page), private pages through SEND_UPDATE_DATA of the
+ * host view, i.e. of the ciphertext DRAM holds (no zero check: the host
+ * cannot tell a private zero page). A wrong bitmap entry so sends a page
+ * the wrong way, as it would on hardware.
+ *
+ * unlogged (the stopped round over a socket, with sel): also every touched
  * page not in sel whose host view differs from what was last sent (see
  * final_round_check), counted there; such a page goes from the host view
- * read for the check, in its place in GPA order.
+ * read for the check, in its place in GPA order. Touched: after a live
+ * round, the pages sent before (mig_sent_map: every page resident at round
+ * 0, every page a dirty set named since), with no look at the rest of RAM,
+ * since a page first faulted in after round 0 by a read alone holds the
+ * zeros the destination starts with; with no live round (--migrate-rounds
+ * 0), every resident page, by mincore. Both sets go 64 pages a word, and
+ * only the words their summaries (sel->sum, mig_sent_sum) name, so an idle
+ * guest's round costs its few touched pages, not its size.
  */
-static int send_round(struct vm *vm, struct stream_writer *w, uint64_t cr3, const uint64_t *sel,
-		      uint32_t flags, bool live, uint64_t *unlogged)
+static int send_round(struct vm *vm, struct stream_writer *w, uint64_t cr3,
+		      const struct page_sel *sel, uint32_t flags, bool live, uint64_t *unlogged)
 {
 	const struct {
 		uint64_t gpa, size, off;
 	} slots[2] = {{0, vm->mem.low_size, 0}, {MEM_4G, vm->mem.high_size, vm->mem.low_size}};
 	bool first = vm->mig_rounds == 0;
+	bool scan = !sel || (unlogged && first); /* resident pages by mincore */
 	int r = stream_begin_pages(w);
 
 	for (unsigned s = 0; r == 0 && s < 2 && slots[s].size; s++) {
 		uint64_t npages = slots[s].size >> PAGE_SHIFT, pfn0 = slots[s].gpa >> PAGE_SHIFT;
 		unsigned char *vec = NULL;
 
-		if (!sel || unlogged) {
+		if (scan) {
 			vec = malloc(npages);
 			if (!vec)
 				return -ENOMEM;
@@ -608,17 +678,27 @@ static int send_round(struct vm *vm, struct stream_writer *w, uint64_t cr3, cons
 				return r;
 			}
 		}
-		for (uint64_t i = 0; r == 0 && i < npages; i++) {
-			uint64_t pfn = pfn0 + i;
+		/* pfn0 is a multiple of 64 (slots start at 0 and 4 GiB). */
+		for (uint64_t word = pfn0 / 64;
+		     r == 0 && next_word(scan ? NULL : sel->sum, unlogged ? vm->mig_sent_sum : NULL,
+					 &word, (pfn0 + npages + 63) / 64);
+		     word++) {
+			uint64_t i = word * 64 - pfn0, n = npages - i < 64 ? npages - i : 64;
+			uint64_t in_slot = n == 64 ? ~0ull : (1ull << n) - 1;
+			uint64_t resident = vec ? resident_bits(vec + i, n) : 0;
+			uint64_t send = (sel ? sel->bits[word] : resident) & in_slot, check = 0;
 
-			if (sel && unlogged && !(sel[pfn / 64] & (1ull << (pfn % 64)))) {
-				if (vec[i] & 1)
-					r = final_round_check(vm, w, cr3, pfn, first, unlogged);
-				continue;
+			if (sel && unlogged)
+				check = (first ? resident : sent_before(vm, word)) & in_slot &
+					~send;
+			for (uint64_t bits = send | check; r == 0 && bits; bits &= bits - 1) {
+				unsigned b = (unsigned)__builtin_ctzll(bits);
+				uint64_t pfn = pfn0 + i + b;
+
+				r = send & (1ull << b)
+					    ? send_page(vm, w, cr3, pfn << PAGE_SHIFT, first, live)
+					    : final_round_check(vm, w, cr3, pfn, first, unlogged);
 			}
-			if (sel ? !(sel[pfn / 64] & (1ull << (pfn % 64))) : !(vec[i] & 1))
-				continue;
-			r = send_page(vm, w, cr3, pfn << PAGE_SHIFT, first, live);
 		}
 		free(vec);
 	}
@@ -713,7 +793,8 @@ static int write_head(struct vm *vm, struct stream_writer *w, const struct mvs_s
  * BITMAP, VCPU per vCPU, VMSTATE, END.
  */
 static int write_tail(struct vm *vm, struct stream_writer *w, const struct host_caps *hc,
-		      uint64_t cr3, const uint64_t *sel, uint64_t *unlogged, uint64_t stop_real_ns)
+		      uint64_t cr3, const struct page_sel *sel, uint64_t *unlogged,
+		      uint64_t stop_real_ns)
 {
 	struct stream_vcpu *sv = malloc(sizeof(*sv));
 	void *xsave = calloc(1, hc->xsave_size);
@@ -1042,37 +1123,44 @@ static int sock_await_ack(struct fd_chan *chan, char *why, size_t n)
 #define MIG_DONE_PAGES 16u /* a dirty set this small goes in the stopped round */
 
 /*
- * The pages dirtied since the last call: KVM's dirty log of every memslot
- * (KVM_GET_DIRTY_LOG returns and clears it) and the VMM's own (vm->mig_dirty).
+ * The pages dirtied since the last call into sel: KVM's dirty log of every
+ * memslot (KVM_GET_DIRTY_LOG returns and clears it), written by the kernel
+ * straight into sel->bits (it writes a slot's words whole), and the VMM's
+ * own (vm->mig_dirty), whose words are exchanged only where they hold a
+ * bit; sel->sum marks the words that hold one.
  */
-static int collect_dirty(struct vm *vm, uint64_t *sel, uint64_t nwords, uint64_t *count)
+static int collect_dirty(struct vm *vm, const struct page_sel *sel, uint64_t nwords,
+			 uint64_t *count)
 {
 	const struct {
 		uint32_t slot;
 		uint64_t gpa, size;
 	} slots[2] = {{0, 0, vm->mem.low_size}, {1, MEM_4G, vm->mem.high_size}};
-	uint64_t n = 0;
+	uint64_t *bits = sel->bits, n = 0, done = 0; /* the words below done are this call's */
 
-	memset(sel, 0, nwords * sizeof(*sel));
 	for (unsigned s = 0; s < 2 && slots[s].size; s++) {
 		uint64_t words = ALIGN_UP(slots[s].size >> PAGE_SHIFT, 64) / 64;
 		uint64_t w0 = (slots[s].gpa >> PAGE_SHIFT) / 64;
-		uint64_t *bm = calloc(words, sizeof(*bm));
-		struct kvm_dirty_log log = {.slot = slots[s].slot, .dirty_bitmap = bm};
+		struct kvm_dirty_log log = {.slot = slots[s].slot, .dirty_bitmap = bits + w0};
 		int r;
 
-		if (!bm)
-			return -ENOMEM;
+		if (w0 + words > nwords)
+			return -EINVAL;
+		memset(bits + done, 0, (w0 - done) * sizeof(*bits));
 		r = kvm_ioctl(vm->fd, KVM_GET_DIRTY_LOG, &log);
-		for (uint64_t i = 0; r == 0 && i < words && w0 + i < nwords; i++)
-			sel[w0 + i] |= bm[i];
-		free(bm);
 		if (r < 0)
 			return r;
+		done = w0 + words;
 	}
+	memset(bits + done, 0, (nwords - done) * sizeof(*bits));
+	memset(sel->sum, 0, (nwords / 64 + 1) * sizeof(*sel->sum));
 	for (uint64_t i = 0; i < nwords; i++) {
-		sel[i] |= __atomic_exchange_n(&vm->mig_dirty[i], 0, __ATOMIC_RELAXED);
-		n += (uint64_t)__builtin_popcountll(sel[i]);
+		if (__atomic_load_n(&vm->mig_dirty[i], __ATOMIC_RELAXED))
+			bits[i] |= __atomic_exchange_n(&vm->mig_dirty[i], 0, __ATOMIC_RELAXED);
+		if (bits[i]) {
+			n += (uint64_t)__builtin_popcountll(bits[i]);
+			sel->sum[i / 64] |= 1ull << (i % 64);
+		}
 	}
 	*count = n;
 	return 0;
@@ -1096,7 +1184,7 @@ static uint64_t vcpu0_cr3(struct vm *vm)
 
 /* One live round: pages and bytes logged. */
 static int live_round(struct vm *vm, struct stream_writer *w, const struct fd_chan *chan,
-		      const uint64_t *sel)
+		      const struct page_sel *sel)
 {
 	uint64_t pages = vm->mig_pages_shared + vm->mig_pages_private, bytes = chan->bytes;
 	uint64_t round = vm->mig_rounds;
@@ -1120,14 +1208,16 @@ static void migrate_socket_locked(struct vm *vm)
 {
 	uint64_t nwords = mem_nr_pages(&vm->mem) / 64 + 1, ndirty = 0, t_stop = 0, stop_real = 0;
 	uint64_t t_end = 0, ready_deadline = 0;
-	uint64_t *sel = calloc(nwords, sizeof(*sel)), *vmm_dirty = calloc(nwords, sizeof(*sel));
+	uint64_t *vmm_dirty = calloc(nwords, sizeof(uint64_t));
+	struct page_sel sel = {calloc(nwords, sizeof(uint64_t)),
+			       calloc(nwords / 64 + 1, sizeof(uint64_t))};
 	struct fd_chan chan = {-1, 0, true};
 	struct host_caps hc = {0};
 	struct stream_writer w;
 	struct mvs_session sess;
 	char why[320] = "";
 	bool sent = false, winit = false, logging = false;
-	int r = sel && vmm_dirty ? 0 : -ENOMEM;
+	int r = sel.bits && sel.sum && vmm_dirty ? 0 : -ENOMEM;
 
 	pthread_mutex_unlock(&vm->lock);
 	if (r == 0 && (r = host_caps_get(vm, &hc)) < 0)
@@ -1143,8 +1233,9 @@ static void migrate_socket_locked(struct vm *vm)
 		r = write_head(vm, &w, sent ? &sess : NULL);
 	if (r == 0 && !(vm->mig_sent_crc = calloc(mem_nr_pages(&vm->mem), sizeof(uint32_t))))
 		r = -ENOMEM;
-	if (r == 0 &&
-	    !(vm->mig_sent_ct = calloc(mem_nr_pages(&vm->mem) / 64 + 1, sizeof(uint64_t))))
+	if (r == 0 && (!(vm->mig_sent_ct = calloc(nwords, sizeof(uint64_t))) ||
+		       !(vm->mig_sent_map = calloc(nwords, sizeof(uint64_t))) ||
+		       !(vm->mig_sent_sum = calloc(nwords / 64 + 1, sizeof(uint64_t)))))
 		r = -ENOMEM;
 	if (r == 0) {
 		pthread_mutex_lock(&vm->lock);
@@ -1159,14 +1250,14 @@ static void migrate_socket_locked(struct vm *vm)
 		r = live_round(vm, &w, &chan, NULL);
 	for (;;) {
 		while (r == 0 && vm->mig_rounds < vm->opts.migrate_rounds) {
-			r = collect_dirty(vm, sel, nwords, &ndirty);
+			r = collect_dirty(vm, &sel, nwords, &ndirty);
 			if (r < 0 || ndirty <= MIG_DONE_PAGES)
 				break;
 			if (__atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE)) {
 				r = -ECANCELED;
 				break;
 			}
-			r = live_round(vm, &w, &chan, sel);
+			r = live_round(vm, &w, &chan, &sel);
 		}
 		if (r < 0 && !why[0])
 			snprintf(why, sizeof(why), "pre-copy: %s",
@@ -1206,9 +1297,9 @@ static void migrate_socket_locked(struct vm *vm)
 		__atomic_store_n(&vm->mig_pause, false, __ATOMIC_RELEASE);
 		pthread_cond_broadcast(&vm->cond);
 		pthread_mutex_unlock(&vm->lock);
-		r = collect_dirty(vm, sel, nwords, &ndirty);
+		r = collect_dirty(vm, &sel, nwords, &ndirty);
 		if (r == 0)
-			r = live_round(vm, &w, &chan, sel);
+			r = live_round(vm, &w, &chan, &sel);
 	}
 	if (r == 0) {
 		t_stop = now_ns();
@@ -1216,10 +1307,10 @@ static void migrate_socket_locked(struct vm *vm)
 		for (unsigned i = 0; r == 0 && i < vm->nr_vcpus; i++)
 			r = vcpu_complete_pending(&vm->vcpus[i]);
 		if (r == 0)
-			r = collect_dirty(vm, sel, nwords, &ndirty);
+			r = collect_dirty(vm, &sel, nwords, &ndirty);
 		vm->mig_unlogged = 0;
 		if (r == 0)
-			r = write_tail(vm, &w, &hc, vcpu0_cr3(vm), sel, &vm->mig_unlogged,
+			r = write_tail(vm, &w, &hc, vcpu0_cr3(vm), &sel, &vm->mig_unlogged,
 				       stop_real);
 		if (r < 0)
 			snprintf(why, sizeof(why), "stop-and-copy: %s",
@@ -1242,12 +1333,17 @@ static void migrate_socket_locked(struct vm *vm)
 	vm->mig_sent_crc = NULL;
 	free(vm->mig_sent_ct);
 	vm->mig_sent_ct = NULL;
+	free(vm->mig_sent_map);
+	vm->mig_sent_map = NULL;
+	free(vm->mig_sent_sum);
+	vm->mig_sent_sum = NULL;
 	if (winit)
 		stream_writer_destroy(&w);
 	if (chan.fd >= 0)
 		close(chan.fd);
 	free(hc.msrs);
-	free(sel);
+	free(sel.bits);
+	free(sel.sum);
 	free(vmm_dirty);
 	finish_locked(vm, r, sent, why, t_stop, t_end);
 }
@@ -1393,6 +1489,7 @@ struct incoming {
 	 * pages the bitmap sent the wrong way (settle_pages).
 	 */
 	uint64_t *got[2];
+	uint64_t *got_words; /* a bit a word of got[0] and got[1] ever written */
 };
 
 /* Refuse with the reader's position: "CONFIG at offset N: ...". */
@@ -1482,9 +1579,12 @@ static int apply_config(struct incoming *in, const struct stream_section *sec)
 	if (r)
 		return r;
 	if (o->sev) {
-		in->got[0] = calloc(mem_nr_pages(&vm->mem) / 64 + 1, sizeof(uint64_t));
-		in->got[1] = calloc(mem_nr_pages(&vm->mem) / 64 + 1, sizeof(uint64_t));
-		if (!in->got[0] || !in->got[1]) {
+		uint64_t nwords = mem_nr_pages(&vm->mem) / 64 + 1;
+
+		in->got[0] = calloc(nwords, sizeof(uint64_t));
+		in->got[1] = calloc(nwords, sizeof(uint64_t));
+		in->got_words = calloc(nwords / 64 + 1, sizeof(uint64_t));
+		if (!in->got[0] || !in->got[1] || !in->got_words) {
 			fprintf(stderr, "mini-vmm: out of memory\n");
 			return EXIT_USAGE;
 		}
@@ -1521,6 +1621,7 @@ static void mark_got(struct incoming *in, uint64_t gpa, bool psp)
 
 	in->got[psp][w] |= bit;
 	in->got[!psp][w] &= ~bit;
+	in->got_words[w / 64] |= 1ull << (w % 64);
 }
 
 #ifndef MADV_POPULATE_WRITE
@@ -1612,17 +1713,23 @@ static int apply_ram(struct incoming *in, struct stream_section *sec)
 static int settle_pages(struct incoming *in)
 {
 	struct vm *vm = in->vm;
-	uint64_t nwords = mem_nr_pages(&vm->mem) / 64 + 1;
+	uint64_t nsum = (mem_nr_pages(&vm->mem) / 64 + 1) / 64 + 1;
 	struct kvm_sregs sregs;
 	int r = kvm_ioctl(vm->vcpus[0].fd, KVM_GET_SREGS, &sregs);
 
+	/* Only the words a page arrived in (got_words): a few, in a large idle guest. */
 	for (int psp = 0; psp < 2; psp++)
-		for (uint64_t w = 0; r == 0 && w < nwords; w++)
-			for (uint64_t bits = in->got[psp][w]; r == 0 && bits; bits &= bits - 1) {
-				uint64_t pfn = w * 64 + (uint64_t)__builtin_ctzll(bits);
+		for (uint64_t sw = 0; r == 0 && sw < nsum; sw++)
+			for (uint64_t ws = in->got_words[sw]; r == 0 && ws; ws &= ws - 1) {
+				uint64_t w = sw * 64 + (uint64_t)__builtin_ctzll(ws);
 
-				r = hostmem_settle_received(&vm->hostmem, sregs.cr3,
-							    pfn << PAGE_SHIFT, psp);
+				for (uint64_t bits = in->got[psp][w]; r == 0 && bits;
+				     bits &= bits - 1) {
+					uint64_t pfn = w * 64 + (uint64_t)__builtin_ctzll(bits);
+
+					r = hostmem_settle_received(&vm->hostmem, sregs.cr3,
+								    pfn << PAGE_SHIFT, psp);
+				}
 			}
 	return r;
 }
@@ -1892,6 +1999,7 @@ int migrate_incoming(struct vm *vm, const struct vm_opts *opts)
 	/* How each page came, for the guest's memory check (vmm/verify.c). */
 	vm->mig_got[0] = in.got[0];
 	vm->mig_got[1] = in.got[1];
+	free(in.got_words);
 	vm->mig_bytes = chan.bytes;
 	if (status == 0)
 		status = tell_guest_migrated(vm, uri);

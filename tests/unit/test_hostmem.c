@@ -217,6 +217,54 @@ static void test_hostmem_cbit_flip_changes_view(void **state)
 	assert_memory_not_equal(buf, ram, 16);
 }
 
+/*
+ * hostmem_read_page: the page's view as hostmem_read gives it, or nothing
+ * computed when DRAM holds the kind of bytes skip names; a C-bit flip is
+ * seen in the same call that reads the new view.
+ */
+static void test_hostmem_read_page_skip(void **state)
+{
+	struct hostmem hm = {.mem = &mem, .cbit_mask = CBIT, .dram_encrypt = fake_encrypt};
+	uint8_t *ram = mem_gpa_to_hva(&mem, RAM_PAGE, PAGE_SIZE);
+	uint8_t buf[PAGE_SIZE], want[PAGE_SIZE];
+	uint64_t *pde = leaf_of(RAM_PAGE);
+
+	(void)state;
+	fill_pattern(ram, PAGE_SIZE, 3);
+	assert_int_equal(hostmem_read(&hm, PML4_GPA, RAM_PAGE, want, PAGE_SIZE),
+			 HOSTMEM_CIPHERTEXT);
+	encrypt_calls = 0;
+	assert_int_equal(hostmem_read_page(&hm, PML4_GPA, RAM_PAGE, -1, buf), HOSTMEM_CIPHERTEXT);
+	assert_memory_equal(buf, want, PAGE_SIZE);
+	assert_int_equal(encrypt_calls, 1);
+	/* Still ciphertext: the kind alone, the buffer untouched, no encryption. */
+	memset(buf, 0xee, sizeof(buf));
+	assert_int_equal(hostmem_read_page(&hm, PML4_GPA, RAM_PAGE, HOSTMEM_CIPHERTEXT, buf),
+			 HOSTMEM_CIPHERTEXT);
+	assert_int_equal(buf[0], 0xee);
+	assert_int_equal(encrypt_calls, 1);
+	/* The guest maps it C=0: the plain view, read by the same call. */
+	*pde &= ~CBIT;
+	assert_int_equal(hostmem_read_page(&hm, PML4_GPA, RAM_PAGE, HOSTMEM_CIPHERTEXT, buf),
+			 HOSTMEM_PLAIN);
+	assert_memory_equal(buf, ram, PAGE_SIZE);
+	assert_int_equal(hostmem_read_page(&hm, PML4_GPA, RAM_PAGE, HOSTMEM_PLAIN, buf),
+			 HOSTMEM_PLAIN);
+	*pde |= CBIT;
+	assert_int_equal(encrypt_calls, 1);
+	/* Whole pages only, backed ones only; no cipher: only the kind. */
+	assert_int_equal(hostmem_read_page(&hm, PML4_GPA, RAM_PAGE + 8, -1, buf), -EFAULT);
+	assert_int_equal(hostmem_read_page(&hm, PML4_GPA, mem.top, -1, buf), -EFAULT);
+	hm.dram_encrypt = NULL;
+	assert_int_equal(hostmem_read_page(&hm, PML4_GPA, RAM_PAGE, -1, buf), -ENOTSUP);
+	assert_int_equal(hostmem_read_page(&hm, PML4_GPA, RAM_PAGE, HOSTMEM_CIPHERTEXT, buf),
+			 HOSTMEM_CIPHERTEXT);
+	/* Without SEV: plain memory, nothing walked. */
+	hm.cbit_mask = 0;
+	assert_int_equal(hostmem_read_page(&hm, 0xdead000, RAM_PAGE, -1, buf), HOSTMEM_PLAIN);
+	assert_memory_equal(buf, ram, PAGE_SIZE);
+}
+
 /* Same plaintext at two GPAs: two ciphertexts (the tweak). */
 static void test_hostmem_tweak_per_gpa(void **state)
 {
@@ -390,6 +438,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hostmem_mixed_range, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostmem_cbit_flip_changes_view, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_hostmem_read_page_skip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostmem_tweak_per_gpa, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostmem_private_without_cipher, setup,
 						teardown),
