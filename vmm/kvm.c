@@ -153,8 +153,9 @@ static int kvm_stats_foreach(int fd, int (*fn)(const char *name, uint64_t value,
 			     void *ctx)
 {
 	struct kvm_stats_header h;
-	size_t desc_size;
+	size_t desc_size, data_len = 0;
 	char *descs = NULL;
+	uint64_t *data = NULL;
 	int sfd = ioctl(fd, KVM_GET_STATS_FD, NULL), r = 0;
 
 	if (sfd < 0)
@@ -175,20 +176,40 @@ static int kvm_stats_foreach(int fd, int (*fn)(const char *name, uint64_t value,
 		r = -EIO;
 		goto out;
 	}
+	/*
+	 * The values lie together from data_offset, each at its descriptor's
+	 * offset (api.rst 4.133): one read for all of them, not one each.
+	 */
+	for (uint32_t i = 0; i < h.num_desc; i++) {
+		const struct kvm_stats_desc *d = (void *)(descs + i * desc_size);
+		size_t end = (size_t)d->offset + (size_t)d->size * sizeof(uint64_t);
+
+		if (d->offset % sizeof(uint64_t) || d->size > 4096 || d->offset > (1u << 20)) {
+			r = -EIO;
+			goto out;
+		}
+		if (end > data_len)
+			data_len = end;
+	}
+	data = malloc(data_len ? data_len : 1);
+	if (!data) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (pread(sfd, data, data_len, h.data_offset) != (ssize_t)data_len) {
+		r = -EIO;
+		goto out;
+	}
 	for (uint32_t i = 0; i < h.num_desc && !r; i++) {
 		struct kvm_stats_desc *d = (void *)(descs + i * desc_size);
-		uint64_t v;
 
 		if (d->size != 1)
 			continue;
-		if (pread(sfd, &v, sizeof(v), h.data_offset + d->offset) != (ssize_t)sizeof(v)) {
-			r = -EIO;
-			break;
-		}
 		d->name[h.name_size - 1] = '\0';
-		r = fn(d->name, v, ctx);
+		r = fn(d->name, data[d->offset / sizeof(uint64_t)], ctx);
 	}
 out:
+	free(data);
 	free(descs);
 	close(sfd);
 	return r;
