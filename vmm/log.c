@@ -307,39 +307,9 @@ void json_write_string(FILE *f, const char *s)
 }
 
 /*
- * Number formatting shared by the stdio and the line paths. The stdio
- * path writes with the unlocked calls: its callers hold the VM lock.
+ * The stdio path writes with the unlocked calls: its callers hold the
+ * VM lock. Numbers are formatted as on the line path (log.h).
  */
-static char *fmt_u64(char *end, uint64_t v)
-{
-	do {
-		*--end = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	return end;
-}
-
-/* As printf("\"%#lx\""): "0" for zero, "0x..." otherwise, quoted. */
-static char *fmt_hex_quoted(char *end, uint64_t v)
-{
-	char *p = end;
-
-	*--p = '"';
-	do {
-		*--p = "0123456789abcdef"[v & 15];
-		v >>= 4;
-	} while (v);
-	if (p[0] != '0' || p + 2 != end) {
-		*--p = 'x';
-		*--p = '0';
-	}
-	*--p = '"';
-	return p;
-}
-
-/* Formatted numbers fit in 24 bytes: 20 digits, sign, or "0x", 16 digits and quotes. */
-#define NUM_MAX 24
-
 static void put_str(FILE *f, const char *s)
 {
 	fputs_unlocked(s, f);
@@ -347,9 +317,9 @@ static void put_str(FILE *f, const char *s)
 
 static void put_u64(FILE *f, uint64_t v)
 {
-	char buf[NUM_MAX], *p = fmt_u64(buf + sizeof(buf), v);
+	char buf[EVLOG_NUM_MAX];
 
-	fwrite_unlocked(p, 1, (size_t)(buf + sizeof(buf) - p), f);
+	fwrite_unlocked(buf, 1, (size_t)(evlog_fmt_u64_(buf, v) - buf), f);
 }
 
 static void put_i64(FILE *f, int64_t v)
@@ -518,12 +488,12 @@ void evlog_i64(struct evlog *log, const char *key, int64_t v)
 
 void evlog_hex(struct evlog *log, const char *key, uint64_t v)
 {
-	char buf[NUM_MAX], *p = fmt_hex_quoted(buf + sizeof(buf), v);
+	char buf[EVLOG_NUM_MAX];
 
 	if (!log->f)
 		return;
 	put_key(log->f, key);
-	fwrite_unlocked(p, 1, (size_t)(buf + sizeof(buf) - p), log->f);
+	fwrite_unlocked(buf, 1, (size_t)(evlog_fmt_hex_quoted_(buf, v) - buf), log->f);
 }
 
 void evlog_bool(struct evlog *log, const char *key, bool v)
@@ -598,110 +568,12 @@ void evlog_commit(struct evlog *log, uint64_t seq, const char *line, size_t len)
 	drain_some(log);
 }
 
-static void line_bytes(struct evlog_line *l, const char *p, size_t n)
+void evlog_line_str_escaped_(struct evlog_line *l, const unsigned char *s, size_t n)
 {
-	memcpy(l->p, p, n);
-	l->p += n;
-}
-
-#define line_lit(l, s) line_bytes((l), (s), sizeof(s) - 1)
-
-/*
- * ,"key": then a value of at most vmax bytes, and room left for the end.
- * A field that does not fit is dropped rather than overflow: callers pass
- * short constant keys and strings, far below EVLOG_LINE_MAX.
- */
-static bool line_key(struct evlog_line *l, const char *key, size_t vmax)
-{
-	size_t n = strnlen(key, 64);
-
-	if ((size_t)(l->buf + sizeof(l->buf) - l->p) < 4 + n + vmax + 2)
-		return false;
-	line_lit(l, ",\"");
-	line_bytes(l, key, n);
-	line_lit(l, "\":");
-	return true;
-}
-
-/* A number formatted backwards into buf, which ends at end. */
-static void line_num(struct evlog_line *l, const char *p, const char *end)
-{
-	line_bytes(l, p, (size_t)(end - p));
-}
-
-static void line_u64(struct evlog_line *l, uint64_t v)
-{
-	char buf[NUM_MAX];
-
-	line_num(l, fmt_u64(buf + sizeof(buf), v), buf + sizeof(buf));
-}
-
-static void line_i64(struct evlog_line *l, int64_t v)
-{
-	if (v < 0)
-		*l->p++ = '-';
-	line_u64(l, v < 0 ? -(uint64_t)v : (uint64_t)v);
-}
-
-void evlog_line_begin(struct evlog_line *l, uint64_t seq, uint64_t t_ns, const char *type, int vcpu,
-		      uint32_t gen)
-{
-	l->p = l->buf;
-	line_lit(l, "{\"seq\":");
-	line_u64(l, seq);
-	line_lit(l, ",\"t_ns\":");
-	line_u64(l, t_ns);
-	line_lit(l, ",\"type\":\"");
-	line_bytes(l, type, strnlen(type, 64));
-	line_lit(l, "\",\"vcpu\":");
-	line_i64(l, vcpu);
-	line_lit(l, ",\"gen\":");
-	line_u64(l, gen);
-}
-
-void evlog_line_u64(struct evlog_line *l, const char *key, uint64_t v)
-{
-	if (line_key(l, key, NUM_MAX))
-		line_u64(l, v);
-}
-
-void evlog_line_i64(struct evlog_line *l, const char *key, int64_t v)
-{
-	if (line_key(l, key, NUM_MAX))
-		line_i64(l, v);
-}
-
-void evlog_line_hex(struct evlog_line *l, const char *key, uint64_t v)
-{
-	char buf[NUM_MAX];
-
-	if (line_key(l, key, NUM_MAX))
-		line_num(l, fmt_hex_quoted(buf + sizeof(buf), v), buf + sizeof(buf));
-}
-
-void evlog_line_bool(struct evlog_line *l, const char *key, bool v)
-{
-	if (line_key(l, key, 5))
-		line_bytes(l, v ? "true" : "false", v ? 4 : 5);
-}
-
-void evlog_line_str(struct evlog_line *l, const char *key, const char *s)
-{
-	const unsigned char *str = (const unsigned char *)(s ? s : "");
-
-	if (!line_key(l, key, 2 + 6 * strnlen((const char *)str, 64)))
-		return;
-	*l->p++ = '"';
-	for (const unsigned char *c = str; *c && c - str < 64; c++)
-		l->p += json_escape_byte(*c, l->p);
-	*l->p++ = '"';
-}
-
-size_t evlog_line_end(struct evlog_line *l)
-{
-	*l->p++ = '}';
-	*l->p++ = '\n';
-	return (size_t)(l->p - l->buf);
+	l->buf[l->len++] = '"';
+	for (size_t i = 0; i < n; i++)
+		l->len += json_escape_byte(s[i], l->buf + l->len);
+	l->buf[l->len++] = '"';
 }
 
 void evlog_continue(struct evlog *log, uint64_t seq, uint64_t t0)

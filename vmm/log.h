@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 struct evlog_ring; /* private to log.c */
 struct evlog_slot; /* private to log.c */
@@ -85,19 +86,198 @@ void evlog_commit(struct evlog *log, uint64_t seq, const char *line, size_t len)
 /* One event line, formatted as evlog_begin() ... evlog_end() would. */
 struct evlog_line {
 	char buf[EVLOG_LINE_MAX];
-	char *p; /* end of the text so far */
+	size_t len; /* bytes of text so far */
 };
 
-void evlog_line_begin(struct evlog_line *l, uint64_t seq, uint64_t t_ns, const char *type, int vcpu,
-		      uint32_t gen);
-void evlog_line_u64(struct evlog_line *l, const char *key, uint64_t v);
-void evlog_line_i64(struct evlog_line *l, const char *key, int64_t v);
-void evlog_line_hex(struct evlog_line *l, const char *key, uint64_t v);
-void evlog_line_bool(struct evlog_line *l, const char *key, bool v);
+/*
+ * The line builder is inline: with a constant key, a field is a bounds
+ * check and a few stores (the key's length and its quotes fold at
+ * compile time), no call. Keys and strings are cut at 64 bytes; a field
+ * that does not fit is dropped rather than overflow (callers pass short
+ * constant keys and strings, far below EVLOG_LINE_MAX).
+ */
+
+/* A formatted number's most bytes: 20 digits and a sign, or "0x", 16 digits, quotes. */
+#define EVLOG_NUM_MAX 24
+
+/* strnlen(s, 64), that folds for a constant s (and does not warn then). */
+static inline size_t evlog_len64_(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n < 64 ? n : 64;
+}
+
+static inline char *evlog_put_(char *p, const char *s, size_t n)
+{
+	memcpy(p, s, n);
+	return p + n;
+}
+
+#define evlog_put_lit_(p, s) evlog_put_((p), (s), sizeof(s) - 1)
+
+/* v in decimal at p; returns the end. */
+static inline char *evlog_fmt_u64_(char *p, uint64_t v)
+{
+	static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+				    "25262728293031323334353637383940414243444546474849"
+				    "50515253545556575859606162636465666768697071727374"
+				    "75767778798081828384858687888990919293949596979899";
+	static const uint64_t powers10[20] = {1ull,
+					      10ull,
+					      100ull,
+					      1000ull,
+					      10000ull,
+					      100000ull,
+					      1000000ull,
+					      10000000ull,
+					      100000000ull,
+					      1000000000ull,
+					      10000000000ull,
+					      100000000000ull,
+					      1000000000000ull,
+					      10000000000000ull,
+					      100000000000000ull,
+					      1000000000000000ull,
+					      10000000000000000ull,
+					      100000000000000000ull,
+					      1000000000000000000ull,
+					      10000000000000000000ull};
+	/* floor(log10(v)) + 1 digits: 1233 / 4096 ~ log10(2). */
+	uint64_t u = v | 1; /* as many digits as v, and one for zero */
+	unsigned int t = (unsigned int)(64 - __builtin_clzll(u)) * 1233 >> 12;
+	char *end = p + t + (u >= powers10[t]), *q = end;
+
+	while (v >= 100) {
+		q -= 2;
+		memcpy(q, pairs + 2 * (v % 100), 2);
+		v /= 100;
+	}
+	if (v >= 10)
+		memcpy(q - 2, pairs + 2 * v, 2);
+	else
+		q[-1] = (char)('0' + v);
+	return end;
+}
+
+static inline char *evlog_fmt_i64_(char *p, int64_t v)
+{
+	if (v < 0)
+		*p++ = '-';
+	return evlog_fmt_u64_(p, v < 0 ? -(uint64_t)v : (uint64_t)v);
+}
+
+/* As printf("\"%#lx\""): "0" for zero, "0x..." otherwise, quoted; returns the end. */
+static inline char *evlog_fmt_hex_quoted_(char *p, uint64_t v)
+{
+	unsigned int n = v ? (unsigned int)(67 - __builtin_clzll(v)) / 4 : 1;
+	char *q;
+
+	*p++ = '"';
+	if (v)
+		p = evlog_put_lit_(p, "0x");
+	q = p + n;
+	*q = '"';
+	do {
+		*--q = "0123456789abcdef"[v & 15];
+		v >>= 4;
+	} while (v);
+	return p + n + 1;
+}
+
+/* ,"key": with room after it for a value of vmax bytes and the line's end. */
+static inline bool evlog_line_key_(struct evlog_line *l, const char *key, size_t vmax)
+{
+	size_t n = evlog_len64_(key), need = 4 + n + vmax + 2;
+	char *p;
+
+	/* As room < need, in a form that bounds len for the compiler. */
+	if (need > sizeof(l->buf) || l->len > sizeof(l->buf) - need)
+		return false;
+	p = evlog_put_lit_(l->buf + l->len, ",\"");
+	p = evlog_put_(p, key, n);
+	p = evlog_put_lit_(p, "\":");
+	l->len = (size_t)(p - l->buf);
+	return true;
+}
+
+static inline void evlog_line_begin(struct evlog_line *l, uint64_t seq, uint64_t t_ns,
+				    const char *type, int vcpu, uint32_t gen)
+{
+	char *p = evlog_put_lit_(l->buf, "{\"seq\":");
+
+	p = evlog_fmt_u64_(p, seq);
+	p = evlog_put_lit_(p, ",\"t_ns\":");
+	p = evlog_fmt_u64_(p, t_ns);
+	p = evlog_put_lit_(p, ",\"type\":\"");
+	p = evlog_put_(p, type, evlog_len64_(type));
+	p = evlog_put_lit_(p, "\",\"vcpu\":");
+	p = evlog_fmt_i64_(p, vcpu);
+	p = evlog_put_lit_(p, ",\"gen\":");
+	l->len = (size_t)(evlog_fmt_u64_(p, gen) - l->buf);
+}
+
+static inline void evlog_line_u64(struct evlog_line *l, const char *key, uint64_t v)
+{
+	if (evlog_line_key_(l, key, EVLOG_NUM_MAX))
+		l->len = (size_t)(evlog_fmt_u64_(l->buf + l->len, v) - l->buf);
+}
+
+static inline void evlog_line_i64(struct evlog_line *l, const char *key, int64_t v)
+{
+	if (evlog_line_key_(l, key, EVLOG_NUM_MAX))
+		l->len = (size_t)(evlog_fmt_i64_(l->buf + l->len, v) - l->buf);
+}
+
+static inline void evlog_line_hex(struct evlog_line *l, const char *key, uint64_t v)
+{
+	if (evlog_line_key_(l, key, EVLOG_NUM_MAX))
+		l->len = (size_t)(evlog_fmt_hex_quoted_(l->buf + l->len, v) - l->buf);
+}
+
+static inline void evlog_line_bool(struct evlog_line *l, const char *key, bool v)
+{
+	if (!evlog_line_key_(l, key, 5))
+		return;
+	if (v)
+		l->len = (size_t)(evlog_put_lit_(l->buf + l->len, "true") - l->buf);
+	else
+		l->len = (size_t)(evlog_put_lit_(l->buf + l->len, "false") - l->buf);
+}
+
+/* The n bytes at s, quoted, some of them escaped (log.c). */
+void evlog_line_str_escaped_(struct evlog_line *l, const unsigned char *s, size_t n);
+
 /* s: a short string (keys and values of at most 64 bytes each). */
-void evlog_line_str(struct evlog_line *l, const char *key, const char *s);
+static inline void evlog_line_str(struct evlog_line *l, const char *key, const char *s)
+{
+	const unsigned char *str = (const unsigned char *)(s ? s : "");
+	size_t n = evlog_len64_((const char *)str);
+	char *p;
+
+	if (!evlog_line_key_(l, key, 2 + 6 * n))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		/* Anything json_escape_byte() would change: the slow path. */
+		if (str[i] < 0x20 || str[i] >= 0x7f || str[i] == '"' || str[i] == '\\') {
+			evlog_line_str_escaped_(l, str, n);
+			return;
+		}
+	}
+	p = l->buf + l->len;
+	*p++ = '"';
+	p = evlog_put_(p, (const char *)str, n);
+	*p++ = '"';
+	l->len = (size_t)(p - l->buf);
+}
+
 /* Close the object and the line; returns its length. */
-size_t evlog_line_end(struct evlog_line *l);
+static inline size_t evlog_line_end(struct evlog_line *l)
+{
+	l->buf[l->len++] = '}';
+	l->buf[l->len++] = '\n';
+	return l->len;
+}
 
 /* Write s as a JSON string literal (with quotes) to f. */
 void json_write_string(FILE *f, const char *s);

@@ -300,6 +300,52 @@ static void test_log_hotpath_flush_and_wrap(void **state)
 	free(text);
 }
 
+/* Numbers as printf writes them, at every digit and nibble boundary. */
+static void check_numbers(uint64_t v)
+{
+	struct evlog_line line;
+	char want[256];
+	size_t len;
+
+	evlog_line_begin(&line, v, v, "n", (int)v, (uint32_t)v);
+	evlog_line_u64(&line, "u", v);
+	evlog_line_i64(&line, "i", (int64_t)v);
+	evlog_line_hex(&line, "x", v);
+	len = evlog_line_end(&line);
+	snprintf(want, sizeof(want),
+		 "{\"seq\":%" PRIu64 ",\"t_ns\":%" PRIu64
+		 ",\"type\":\"n\",\"vcpu\":%d,\"gen\":%" PRIu32 ",\"u\":%" PRIu64 ",\"i\":%" PRId64
+		 ",\"x\":\"%#" PRIx64 "\"}\n",
+		 v, v, (int)v, (uint32_t)v, v, (int64_t)v, v);
+	assert_int_equal(len, strlen(want));
+	assert_memory_equal(line.buf, want, len);
+}
+
+static void test_log_hotpath_numbers(void **state)
+{
+	uint64_t p10 = 1;
+
+	for (int k = 0; k < 64; k++) {
+		uint64_t b = 1ull << k;
+
+		check_numbers(b - 1);
+		check_numbers(b);
+		check_numbers(b + 1);
+		check_numbers(~b);
+	}
+	for (int k = 0; k < 20; k++, p10 *= 10) {
+		check_numbers(p10 - 1);
+		check_numbers(p10);
+		check_numbers(p10 + 1);
+		check_numbers(-p10);
+	}
+	for (uint64_t v = 0; v < 100000; v += 7)
+		check_numbers(v);
+	check_numbers(UINT64_MAX);
+	check_numbers((uint64_t)INT64_MIN);
+	check_numbers(INT64_MAX);
+}
+
 static void test_log_hotpath_oversized_field(void **state)
 {
 	struct evlog_line line;
@@ -325,6 +371,7 @@ int main(void)
 		cmocka_unit_test(test_log_hotpath_no_file),
 		cmocka_unit_test(test_log_hotpath_threads_in_order),
 		cmocka_unit_test(test_log_hotpath_flush_and_wrap),
+		cmocka_unit_test(test_log_hotpath_numbers),
 		cmocka_unit_test(test_log_hotpath_oversized_field),
 	};
 
