@@ -348,6 +348,18 @@ static void put_key(FILE *f, const char *key)
  * still formatting (or preempted) does not wait: the predecessor drains
  * both when it is done. stdio events (evlog_begin ... evlog_end) hold the
  * drain flag for the whole event, after every earlier event is written.
+ *
+ * A hot-path event that is next in order when it commits (written is
+ * seq - 1: one vCPU thread, or calls that do not overlap) skips the slot
+ * and the flag: it appends its line and advances written, then drains
+ * the slots that became ready meanwhile. Nothing else appends then: a
+ * drainer appends only a ready slot, and this event's slot is never
+ * marked; later events are not next until written moves; a stdio event
+ * waits for written, and no hot-path event is handed out during one.
+ * written hands the sink over (release, acquire); the seq_cst store
+ * of written and load of the next slot pair with the producer's seq_cst
+ * store of its slot and its drain attempt, as the flag's release and
+ * re-check do.
  */
 static void sink_append(struct evlog *log, const char *p, size_t len)
 {
@@ -369,7 +381,7 @@ static bool drain_try_acquire(struct evlog *log)
 static void drain_ready(struct evlog *log)
 {
 	for (;;) {
-		uint64_t next = log->written + 1;
+		uint64_t next = __atomic_load_n(&log->written, __ATOMIC_SEQ_CST) + 1;
 		struct evlog_slot *s = &log->slots[next % EVLOG_SLOTS];
 
 		if (__atomic_load_n(&s->seq, __ATOMIC_ACQUIRE) != next)
@@ -421,7 +433,7 @@ static void turn_take(struct evlog *log, uint64_t seq)
 		if (!drain_try_acquire(log))
 			continue;
 		drain_ready(log);
-		if (log->written == seq - 1)
+		if (__atomic_load_n(&log->written, __ATOMIC_ACQUIRE) == seq - 1)
 			return;
 		__atomic_store_n(&log->draining, 0, __ATOMIC_SEQ_CST);
 	}
@@ -556,12 +568,20 @@ void evlog_commit(struct evlog *log, uint64_t seq, const char *line, size_t len)
 
 	if (!log->slots)
 		return; /* committed by evlog_reserve() */
+	len = len < EVLOG_LINE_MAX ? len : EVLOG_LINE_MAX;
+	if (__atomic_load_n(&log->written, __ATOMIC_ACQUIRE) + 1 == seq) {
+		/* Next in order: straight to the sink (see sink_append). */
+		sink_append(log, line, len);
+		__atomic_store_n(&log->written, seq, __ATOMIC_SEQ_CST);
+		if (next_ready(log))
+			drain_some(log);
+		return;
+	}
 	s = &log->slots[seq % EVLOG_SLOTS];
 	/* The slot's previous event (seq - EVLOG_SLOTS) must be written first. */
 	for (unsigned int spins = 0;
 	     __atomic_load_n(&log->written, __ATOMIC_ACQUIRE) + EVLOG_SLOTS < seq; backoff(&spins))
 		drain_some(log);
-	len = len < sizeof(s->line) ? len : sizeof(s->line);
 	memcpy(s->line, line, len);
 	s->len = len;
 	__atomic_store_n(&s->seq, seq, __ATOMIC_SEQ_CST);
