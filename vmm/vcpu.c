@@ -246,6 +246,14 @@ enum vcpu_action vcpu_handle_exit(struct vcpu *vcpu)
 	return act;
 }
 
+static bool inject_holds_ucalls(const struct vm_opts *o)
+{
+	for (unsigned i = 0; i < o->nr_inject; i++)
+		if (o->inject[i].kinds & INJ_UCALL)
+			return true;
+	return false;
+}
+
 static void report_shutdown(struct vcpu *vcpu)
 {
 	struct kvm_vcpu_events ev;
@@ -375,8 +383,11 @@ static void *vcpu_thread(void *arg)
 			/* A kick is wall-clock driven: never a scheduling point. */
 			continue;
 		}
-		/* The memory check's SYNC is no exit of the model: no injection either. */
-		if (vm->opts.nr_inject && !ucall_exit_is_quiet(vcpu))
+		/*
+		 * The guest's memory check (ACT_QUIET) is no exit of the model:
+		 * never held. Peeked at only when a rule could hold a ucall.
+		 */
+		if (!inject_holds_ucalls(&vm->opts) || !ucall_exit_is_quiet(vcpu))
 			sched_inject(vcpu);
 		act = vcpu_handle_exit(vcpu);
 		if (act == ACT_QUIET)
